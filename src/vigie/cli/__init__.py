@@ -1,0 +1,3 @@
+"""vigie.cli"""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""vigie.demo"""
+
+__all__: list[str] = []

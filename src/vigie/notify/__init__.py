@@ -1,0 +1,3 @@
+"""vigie.notify"""
+
+__all__: list[str] = []

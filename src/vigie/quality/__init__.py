@@ -1,0 +1,3 @@
+"""vigie.quality"""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""vigie.query"""
+
+__all__: list[str] = []

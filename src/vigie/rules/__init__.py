@@ -1,0 +1,3 @@
+"""vigie.rules"""
+
+__all__: list[str] = []

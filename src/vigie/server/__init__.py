@@ -1,0 +1,3 @@
+"""vigie.server"""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""vigie.stack"""
+
+__all__: list[str] = []

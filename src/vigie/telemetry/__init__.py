@@ -1,0 +1,3 @@
+"""vigie.telemetry"""
+
+__all__: list[str] = []
