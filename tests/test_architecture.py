@@ -36,7 +36,7 @@ ARROWS: dict[str, set[str]] = {
     "cli": {"server", "stack", "demo"},
 }
 # Top-level modules every part may use.
-SHARED = {"exceptions", "environment_variables"}
+SHARED = {"exceptions", "environment_variables", "yaml_source"}
 
 
 def _reachable(part: str) -> set[str]:

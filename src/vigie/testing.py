@@ -18,13 +18,26 @@ Example::
 
 from __future__ import annotations
 
+import importlib
 import threading
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from vigie.store.memory import MemoryStorage
+__all__ = ["FakeClock", "FakeNotifier", "FaultyNotifier", "MemoryStorage", "MetricsReader"]
 
-__all__ = ["FakeClock", "MemoryStorage", "MetricsReader"]
+# Server-side fakes load on first use, so SDK users without the server extra can import this module.
+_LAZY = {
+    "MemoryStorage": "vigie.store.memory",
+    "FakeNotifier": "vigie.notify.notifiers",
+    "FaultyNotifier": "vigie.notify.notifiers",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'vigie.testing' has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)
 
 
 class MetricsReader:

@@ -1,3 +1,29 @@
-"""vigie.notify"""
+"""Alertmanager-style routing and durable delivery of notifications.
 
-__all__: list[str] = []
+Alerts go through a route tree into aggregation groups (``group_by``, ``group_wait``,
+``group_interval``, ``repeat_interval``), are muted by inhibition rules, silences and time
+intervals, and leave as notifications queued on disk and delivered with retries to webhooks
+(Alertmanager's payload) or, through apprise, to Discord, Slack, e-mail, Teams, Telegram and more.
+"""
+
+from vigie.notify.alert import Alert
+from vigie.notify.config import RoutingConfig, load_routing_config, parse_routing_config
+from vigie.notify.dispatcher import Dispatcher, Notification
+from vigie.notify.notifiers import FakeNotifier, FaultyNotifier, Notifier
+from vigie.notify.service import NotificationService
+from vigie.notify.silences import Silence, SilenceStore
+
+__all__ = [
+    "Alert",
+    "Dispatcher",
+    "FakeNotifier",
+    "FaultyNotifier",
+    "Notification",
+    "NotificationService",
+    "Notifier",
+    "RoutingConfig",
+    "Silence",
+    "SilenceStore",
+    "load_routing_config",
+    "parse_routing_config",
+]

@@ -1,0 +1,176 @@
+"""Durable delivery: retries with backoff, nothing lost across a receiver outage or a restart."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from support.webhook_sink import WebhookSink
+from vigie.exceptions import NotificationError
+from vigie.notify.alert import Alert
+from vigie.notify.config import Integration, parse_routing_config
+from vigie.notify.notifiers import AppriseNotifier, FaultyNotifier, WebhookNotifier, apprise_urls
+from vigie.notify.outbox import RetryPolicy
+from vigie.notify.service import NotificationService
+from vigie.testing import FakeClock
+
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+CONFIG = """
+route: {receiver: hook, group_by: [alertname], group_wait: 10s, group_interval: 1m}
+receivers: [{name: hook, webhook_configs: [{url: "http://127.0.0.1:9/hook"}]}]
+"""
+
+
+def _alert(name: str, at: datetime) -> Alert:
+    return Alert({"alertname": name}, starts_at=at, ends_at=at + timedelta(hours=1), updated_at=at)
+
+
+def _service(tmp_path: Path, clock: FakeClock, notifier: FaultyNotifier) -> NotificationService:
+    return NotificationService(
+        parse_routing_config(CONFIG),
+        data_dir=tmp_path,
+        clock=clock,
+        notifier_factory=lambda integration: notifier,
+        retry_policy=RetryPolicy(base=timedelta(seconds=1), cap=timedelta(seconds=30)),
+    )
+
+
+def test_receiver_down_ten_minutes_gets_everything(tmp_path: Path) -> None:
+    """Every notification queued during a 10-minute outage is delivered once it returns."""
+    clock = FakeClock(T0.timestamp())
+    notifier = FaultyNotifier(down=True)
+    service = _service(tmp_path, clock, notifier)
+    for minute in range(10):
+        service.receive([_alert(f"Alert{minute}", clock_time(clock))])
+        for _ in range(60):
+            clock.advance(1)
+            service.flush_due()
+            service.deliver_due()
+    assert notifier.sent == []
+    assert notifier.attempts > 10
+    assert service.outbox.pending_count() == 10
+    notifier.down = False
+    clock.advance(31)  # past the longest backoff
+    service.deliver_due()
+    assert sorted(n.payload["groupLabels"]["alertname"] for n in notifier.sent) == [
+        f"Alert{m}" for m in range(10)
+    ]
+    assert service.outbox.pending_count() == 0
+    service.stop()
+
+
+def clock_time(clock: FakeClock) -> datetime:
+    return datetime.fromtimestamp(clock(), tz=UTC)
+
+
+def test_restart_resumes_queued_delivery(tmp_path: Path) -> None:
+    """Notifications queued before a stop are delivered after a restart, and not re-sent."""
+    clock = FakeClock(T0.timestamp())
+    down = FaultyNotifier(down=True)
+    first = _service(tmp_path, clock, down)
+    first.receive([_alert("Down", clock_time(clock))])
+    clock.advance(10)
+    first.flush_due()
+    first.deliver_due()
+    first.stop()
+
+    up = FaultyNotifier()
+    second = _service(tmp_path, clock, up)
+    clock.advance(5)
+    second.deliver_due()
+    assert len(up.sent) == 1
+    second.receive([_alert("Down", T0)])
+    clock.advance(60)
+    second.flush_due()
+    second.deliver_due()
+    assert len(up.sent) == 1, "the notification log survived the restart: no duplicate"
+    history = second.history()
+    assert history[0].state == "delivered"
+    assert history[0].attempts == 2
+    second.stop()
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    """Delays double from the base, with jitter, and never exceed the cap."""
+    import random
+
+    policy = RetryPolicy(base=timedelta(seconds=1), cap=timedelta(seconds=30))
+    rng = random.Random(1)
+    delays = [policy.delay(n, rng).total_seconds() for n in range(10)]
+    assert 0.5 <= delays[0] <= 1
+    assert 4 <= delays[3] <= 8
+    assert all(d <= 30 for d in delays)
+    assert delays[9] >= 15
+
+
+def test_webhook_notifier_posts_payload() -> None:
+    """The webhook notifier posts the JSON payload; an error status raises NotificationError."""
+    from vigie.notify.dispatcher import Notification
+
+    notification = Notification(
+        receiver="r",
+        integration=Integration("webhook", True, {}),
+        integration_index=0,
+        group_key="{}:{}",
+        payload={"version": "4", "status": "firing"},
+        title="t",
+        body="b",
+        created_at=T0,
+    )
+    with WebhookSink() as sink:
+        notifier = WebhookNotifier(f"{sink.url}/hook")
+        notifier.send(notification)
+        assert sink.bodies("/hook") == [{"version": "4", "status": "firing"}]
+        sink.failing = True
+        with pytest.raises(NotificationError, match="HTTP 503"):
+            notifier.send(notification)
+        notifier.close()
+
+
+def test_apprise_delivers_through_a_real_channel() -> None:
+    """A receiver using apprise_configs delivers title and body through apprise (json:// here)."""
+    from vigie.notify.dispatcher import Notification
+
+    with WebhookSink() as sink:
+        address = sink.url.removeprefix("http://")
+        integration = Integration("apprise", True, {"urls": [f"json://{address}/apprise"]})
+        notifier = AppriseNotifier(apprise_urls(integration))
+        notification = Notification(
+            receiver="r",
+            integration=integration,
+            integration_index=0,
+            group_key="k",
+            payload={},
+            title="[FIRING:1] Down",
+            body="FIRING: Down\n  runbook: http://r",
+            created_at=T0,
+        )
+        notifier.send(notification)
+        body = sink.bodies("/apprise")[0]
+        assert body["title"] == "[FIRING:1] Down"
+        assert "runbook: http://r" in body["message"]
+
+
+def test_apprise_urls_for_each_channel() -> None:
+    """Receiver settings map to the apprise URLs of their channel."""
+    email = Integration(
+        "email",
+        False,
+        {
+            "to": "a@b.org",
+            "from": "v@b.org",
+            "smarthost": "mail:587",
+            "auth_username": "u",
+            "auth_password": "p@ss",
+            "require_tls": True,
+        },
+    )
+    assert apprise_urls(email) == [
+        "mailto://u:p%40ss@mail:587?smtp=mail&from=v%40b.org&to=a%40b.org&mode=starttls"
+    ]
+    discord = Integration("discord", True, {"webhook_url": "https://discord.com/api/webhooks/1/x"})
+    assert apprise_urls(discord) == ["https://discord.com/api/webhooks/1/x"]
+    with pytest.raises(NotificationError, match="does not recognise"):
+        AppriseNotifier(["nosuchscheme://x"])
