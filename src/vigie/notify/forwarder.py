@@ -66,9 +66,9 @@ class AlertmanagerForwarder:
                     failures[url] = f"HTTP {response.status_code}: {response.text[:200]}"
             except httpx.HTTPError as error:
                 failures[url] = str(error) or type(error).__name__
-        for url, error in failures.items():
+        for url, reason in failures.items():
             logger.warning(
-                "sending %d alerts to Alertmanager %s failed: %s", len(alerts), url, error
+                "sending %d alerts to Alertmanager %s failed: %s", len(alerts), url, reason
             )
         return failures
 
