@@ -6,6 +6,8 @@ declare -A wanted=(
   [prometheus]=promtool
   [prometheus-alertmanager]=amtool
   [chromium]=chromium
+  [redis-server]=redis-server
+  [postgresql]=pg_ctlcluster
 )
 missing=()
 for package in "${!wanted[@]}"; do
@@ -23,7 +25,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 # The Debian packages start their daemons on install; the tests start their own on other ports.
-for service in prometheus prometheus-alertmanager prometheus-node-exporter; do
-  (command -v systemctl >/dev/null && systemctl stop "$service" 2>/dev/null) || true
+for service in prometheus prometheus-alertmanager prometheus-node-exporter redis-server postgresql; do
+  (command -v service >/dev/null && service "$service" stop >/dev/null 2>&1) || true
   pkill -x "$service" 2>/dev/null || true
 done

@@ -35,6 +35,9 @@ _LAZY: dict[str, str] = {
     "record_prediction": "vigie.sdk.predictions",
     "record_feedback": "vigie.sdk.feedback",
     "health": "vigie.sdk.health",
+    "instrument_sqlalchemy": "vigie.integrations.sqlalchemy",
+    "instrument_redis": "vigie.integrations.redis",
+    "record_auth_failure": "vigie.sdk.auth",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]

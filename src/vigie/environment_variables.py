@@ -24,10 +24,34 @@ from vigie.exceptions import ConfigurationError
 __all__ = [
     "ALL_VARIABLES",
     "VIGIE_CONFORMANCE_DIR",
+    "VIGIE_COST_CURRENCY",
+    "VIGIE_COST_EXCHANGE_RATE",
     "VIGIE_DEPLOYMENT_ENVIRONMENT",
     "VIGIE_EXCLUDED_PATHS",
+    "VIGIE_LOGS_ALLOW_FIELDS",
+    "VIGIE_LOGS_ENABLED",
+    "VIGIE_LOGS_FILE",
+    "VIGIE_LOGS_FILE_BACKUP_COUNT",
+    "VIGIE_LOGS_FILE_MAX_BYTES",
+    "VIGIE_LOGS_FILE_ROTATE_WHEN",
+    "VIGIE_LOGS_FORMAT",
+    "VIGIE_LOGS_LEVEL",
+    "VIGIE_LOGS_OTLP",
+    "VIGIE_LOGS_QUEUE_SIZE",
+    "VIGIE_LOGS_REDACTION",
+    "VIGIE_LOGS_REDACTION_PATTERNS",
+    "VIGIE_LOGS_REPLACE_HANDLERS",
+    "VIGIE_LOGS_STREAM",
     "VIGIE_LOW_CONFIDENCE_THRESHOLD",
+    "VIGIE_OTLP_ENDPOINT",
+    "VIGIE_OTLP_HEADERS",
+    "VIGIE_OTLP_TIMEOUT",
     "VIGIE_SERVICE_NAME",
+    "VIGIE_TRACES_CAPTURE_CONTENT",
+    "VIGIE_TRACES_ENABLED",
+    "VIGIE_TRACES_PROPAGATE_OUTGOING",
+    "VIGIE_TRACES_QUEUE_SIZE",
+    "VIGIE_TRACES_SAMPLE_RATIO",
     "EnvironmentVariable",
 ]
 
@@ -97,6 +121,107 @@ VIGIE_CONFORMANCE_DIR = EnvironmentVariable(
     "VIGIE_CONFORMANCE_DIR",
     None,
     "Folder of the Prometheus conformance corpus (default: ../shared/conformance beside the repo).",
+)
+VIGIE_COST_CURRENCY = EnvironmentVariable(
+    "VIGIE_COST_CURRENCY",
+    "EUR",
+    "Second currency of LLM cost counters (ISO 4217 code); USD is always recorded too.",
+)
+VIGIE_COST_EXCHANGE_RATE = EnvironmentVariable(
+    "VIGIE_COST_EXCHANGE_RATE",
+    "0.86",
+    "Units of VIGIE_COST_CURRENCY per US dollar, a fixed rate (never fetched) for LLM costs.",
+)
+
+VIGIE_OTLP_ENDPOINT = EnvironmentVariable(
+    "VIGIE_OTLP_ENDPOINT",
+    None,
+    "OTLP/HTTP base URL for traces and logs (http://host:4318); unset: nothing is exported.",
+)
+VIGIE_OTLP_HEADERS = EnvironmentVariable(
+    "VIGIE_OTLP_HEADERS",
+    None,
+    "Comma-separated key=value headers sent with OTLP exports (for example an API key).",
+)
+VIGIE_OTLP_TIMEOUT = EnvironmentVariable(
+    "VIGIE_OTLP_TIMEOUT", "10", "Seconds an OTLP export may take, retries included."
+)
+VIGIE_LOGS_ENABLED = EnvironmentVariable(
+    "VIGIE_LOGS_ENABLED", "true", "Let configure() set up structured logging on the root logger."
+)
+VIGIE_LOGS_LEVEL = EnvironmentVariable(
+    "VIGIE_LOGS_LEVEL", "INFO", "Level of the root logger: DEBUG, INFO, WARNING, ERROR."
+)
+VIGIE_LOGS_FORMAT = EnvironmentVariable(
+    "VIGIE_LOGS_FORMAT", "json", "Log line format on the stream and in the file: json or console."
+)
+VIGIE_LOGS_STREAM = EnvironmentVariable(
+    "VIGIE_LOGS_STREAM", "stderr", "Where log lines are printed: stderr, stdout or none."
+)
+VIGIE_LOGS_FILE = EnvironmentVariable(
+    "VIGIE_LOGS_FILE", None, "Path of a log file (JSON lines); unset: no file."
+)
+VIGIE_LOGS_FILE_MAX_BYTES = EnvironmentVariable(
+    "VIGIE_LOGS_FILE_MAX_BYTES", "0", "Rotate the log file past this size in bytes; 0: never."
+)
+VIGIE_LOGS_FILE_ROTATE_WHEN = EnvironmentVariable(
+    "VIGIE_LOGS_FILE_ROTATE_WHEN",
+    None,
+    "Rotate the log file by time: midnight (UTC), D, H, or a count and unit like 6H; unset: never.",
+)
+VIGIE_LOGS_FILE_BACKUP_COUNT = EnvironmentVariable(
+    "VIGIE_LOGS_FILE_BACKUP_COUNT", "7", "Rotated log files kept; older ones are deleted."
+)
+VIGIE_LOGS_QUEUE_SIZE = EnvironmentVariable(
+    "VIGIE_LOGS_QUEUE_SIZE",
+    "10000",
+    "Log records waiting for the writer thread; beyond, records are dropped and counted.",
+)
+VIGIE_LOGS_REDACTION = EnvironmentVariable(
+    "VIGIE_LOGS_REDACTION",
+    "true",
+    "Mask e-mails, phones, cards, IBANs, keys and passwords in log lines (keep it on).",
+)
+VIGIE_LOGS_REDACTION_PATTERNS = EnvironmentVariable(
+    "VIGIE_LOGS_REDACTION_PATTERNS",
+    None,
+    'Extra redaction rules as a JSON object of name to regex: {"ticket": "TCK-\\\\d{6}"}.',
+)
+VIGIE_LOGS_ALLOW_FIELDS = EnvironmentVariable(
+    "VIGIE_LOGS_ALLOW_FIELDS", None, "Comma-separated extra-field names never redacted."
+)
+VIGIE_LOGS_OTLP = EnvironmentVariable(
+    "VIGIE_LOGS_OTLP", "false", "Also ship log records by OTLP to VIGIE_OTLP_ENDPOINT."
+)
+VIGIE_LOGS_REPLACE_HANDLERS = EnvironmentVariable(
+    "VIGIE_LOGS_REPLACE_HANDLERS",
+    "true",
+    "Remove the root logger's existing handlers (restored by shutdown) to avoid double lines.",
+)
+VIGIE_TRACES_ENABLED = EnvironmentVariable(
+    "VIGIE_TRACES_ENABLED",
+    None,
+    "Set up OpenTelemetry tracing; unset: on when opentelemetry-sdk is installed.",
+)
+VIGIE_TRACES_SAMPLE_RATIO = EnvironmentVariable(
+    "VIGIE_TRACES_SAMPLE_RATIO",
+    "1.0",
+    "Share of new traces recorded (0 to 1); a request with a parent follows the parent's choice.",
+)
+VIGIE_TRACES_CAPTURE_CONTENT = EnvironmentVariable(
+    "VIGIE_TRACES_CAPTURE_CONTENT",
+    "false",
+    "Record LLM prompts and answers (redacted) on GenAI spans.",
+)
+VIGIE_TRACES_QUEUE_SIZE = EnvironmentVariable(
+    "VIGIE_TRACES_QUEUE_SIZE",
+    "2048",
+    "Finished spans waiting for export; beyond, spans are dropped (bounded memory).",
+)
+VIGIE_TRACES_PROPAGATE_OUTGOING = EnvironmentVariable(
+    "VIGIE_TRACES_PROPAGATE_OUTGOING",
+    "true",
+    "Add traceparent to outgoing httpx and requests calls.",
 )
 
 ALL_VARIABLES: tuple[EnvironmentVariable, ...] = tuple(

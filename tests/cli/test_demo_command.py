@@ -1,0 +1,114 @@
+"""`vigie demo` as a user runs it: a real process serving /metrics and /health under traffic."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from support import free_port
+from vigie.demo.launcher import DemoOptions, run_demo
+from vigie.exceptions import ConfigurationError
+
+
+def _vigie_command() -> list[str]:
+    script = Path(sys.executable).with_name("vigie")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "vigie.cli.main"]
+
+
+def _wait_until_serving(url: str, process: subprocess.Popen[str], within: float) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "vigie demo exited before serving"
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer within {within} s")
+
+
+@pytest.mark.slow
+def test_demo_serves_metrics_and_health_then_exits_0() -> None:
+    """`vigie demo --duration 5` serves route-templated HTTP metrics and an ok /health, exits 0."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [*_vigie_command(), "demo", "--duration", "5", "--port", str(port), "--rate", "20"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_until_serving(f"{base}/health/live", process, within=20)
+        health = httpx.get(f"{base}/health", timeout=5)
+        time.sleep(1.5)  # let the traffic generator leave some requests behind
+        metrics = httpx.get(f"{base}/metrics", timeout=5)
+        stdout, stderr = process.communicate(timeout=25)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, stderr
+    assert health.status_code == 200
+    document = health.json()
+    assert document["status"] == "ok"
+    assert set(document["checks"]) == {"faq_index", "disk", "answer_engine"}
+    assert metrics.status_code == 200
+    routes = set(
+        re.findall(
+            r'http_server_request_duration_seconds_count\{[^}]*http_route="([^"]*)"', metrics.text
+        )
+    )
+    assert "/faq/{faq_id}" in routes
+    assert not any(re.search(r"/\d", route) for route in routes), routes
+    assert 'vigie_health_check_status{check="faq_index"} 1.0' in metrics.text
+    assert f"metrics  {base}/metrics" in stdout
+    assert f"health   {base}/health" in stdout
+    assert f"docs     {base}/docs" in stdout
+    assert "vigie demo: stopped after " in stdout
+    assert re.search(r"traffic: \d+ requests", stdout)
+    assert "Traceback" not in stderr
+
+
+def test_busy_port_is_a_clear_error() -> None:
+    """A port already in use is refused before anything starts, naming the port."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigurationError, match=f"--port: cannot listen on 127.0.0.1:{port}"):
+            run_demo(DemoOptions(port=port, duration=1))
+
+
+def test_busy_port_exits_1_with_message() -> None:
+    """Through the command, a busy port prints `vigie: error: ...` and exits 1."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [*_vigie_command(), "demo", "--port", str(port), "--duration", "1"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"vigie: error: --port: cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [({"port": 70000}, "--port"), ({"duration": 0}, "--duration"), ({"rate": -1}, "--rate")],
+)
+def test_bad_options_are_refused(options: dict[str, float], field: str) -> None:
+    """Out-of-range options are configuration errors naming the flag."""
+    with pytest.raises(ConfigurationError, match=f"^{field}: "):
+        DemoOptions(**options)  # type: ignore[arg-type]
