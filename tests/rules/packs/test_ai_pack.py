@@ -56,6 +56,26 @@ def test_promtool_unit_tests_pass(pack_dir: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_vigie_runs_the_same_unit_tests(pack_dir: Path) -> None:
+    """vigie's own promtool-format runner passes the same tests on the same file."""
+    from vigie.rules import run_test_file
+
+    result = run_test_file(pack_dir / "ai_pack_test.yml")
+    assert result.errors == [], result.errors
+
+
+def test_cli_renders_the_pack(tmp_path: Path) -> None:
+    """`vigie rules pack ai --set ...` writes the pack with the given thresholds."""
+    from vigie.cli.main import main
+
+    output = tmp_path / "pack.yml"
+    code = main(["rules", "pack", "ai", "--set", "llm_daily_spend_eur=20,40", "-o", str(output)])
+    assert code == 0
+    text = output.read_text(encoding="utf-8")
+    assert "job:gen_ai_client_cost_eur:increase1d > 20.0" in text
+    assert main(["rules", "pack", "ai", "--set", "nonsense=1"]) == 1
+
+
 def test_promtool_notices_a_wrong_threshold(pack_dir: Path) -> None:
     """The unit tests can fail: a pack with another budget does not pass them."""
     promtool = require_binary("promtool", package="prometheus")
