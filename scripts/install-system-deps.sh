@@ -5,6 +5,7 @@ set -euo pipefail
 declare -A wanted=(
   [prometheus]=promtool
   [prometheus-alertmanager]=amtool
+  [prometheus-node-exporter]=prometheus-node-exporter
   [chromium]=chromium
   [redis-server]=redis-server
   [postgresql]=pg_ctlcluster
