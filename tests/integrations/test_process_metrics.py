@@ -37,6 +37,17 @@ async def test_default_metrics_include_process_and_gc() -> None:
     assert "python_gc_objects_collected_total" in names
 
 
+async def test_own_registry_also_gets_process_and_gc(registry: CollectorRegistry) -> None:
+    """An app serving its own registry exposes the process and GC metrics too, once."""
+    transport = httpx.ASGITransport(app=_app(registry=registry))
+    async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+        await client.get("/metrics")
+        reply = await client.get("/metrics")
+    lines = [line for line in reply.text.splitlines() if line.startswith("# TYPE ")]
+    assert "# TYPE process_resident_memory_bytes gauge" in lines
+    assert sum(line.startswith("# TYPE python_gc_objects_collected") for line in lines) == 1
+
+
 async def test_unauthorized_and_forbidden_are_counted_per_route(
     registry: CollectorRegistry,
 ) -> None:

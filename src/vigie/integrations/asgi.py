@@ -1,0 +1,448 @@
+"""HTTP metrics, request ids, ``/metrics`` and ``/health`` for any ASGI app (Starlette, FastAPI...).
+
+:class:`VigieMiddleware` is a pure ASGI middleware: ``__init__`` validates the options once,
+``__call__`` does the per-request work and nothing else. Per request it records the metrics of
+:mod:`vigie.sdk.http_metrics` (duration to the last byte, count, in-flight, body sizes), binds the
+request id of :mod:`vigie.sdk.request_context` and returns it in ``X-Request-ID``, opens a server
+span, and answers ``/metrics`` itself. ``/health``, ``/health/live`` and ``/health/ready`` go to
+:func:`vigie.sdk.health.default_health`. WebSocket and lifespan scopes pass through untouched.
+
+``http_route`` is the route *template* (``/items/{item_id}``), never the raw path: Starlette and
+FastAPI leave the matched route in ``scope["route"]``; a table built from the app's routes adds
+the prefixes of included routers and mounts. Any other ASGI app gets the ``unmatched_route``
+value unless ``route_resolver`` is given.
+
+Example::
+
+    from starlette.applications import Starlette
+    import vigie
+
+    app = vigie.instrument_asgi(Starlette(routes=[...]))
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from time import perf_counter
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from vigie.environment_variables import VIGIE_EXCLUDED_PATHS
+from vigie.exceptions import InstrumentationError
+from vigie.sdk.exposition import render_metrics
+from vigie.sdk.failsafe import log_internal_error
+from vigie.sdk.health import default_health
+from vigie.sdk.http_metrics import KNOWN_METHODS, OTHER, HttpServerMetrics
+from vigie.sdk.request_context import (
+    HEADER,
+    accept_request_id,
+    bind_request_id,
+    new_request_id,
+    reset_request_id,
+)
+from vigie.sdk.tracing import current_exemplar, start_server_span
+
+__all__ = ["HEALTH_PATHS", "MiddlewareConfig", "VigieMiddleware", "instrument_asgi"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: Paths answered by the health registry.
+HEALTH_PATHS = frozenset({"/health", "/health/live", "/health/ready"})
+_DEFAULT_EXCLUDED = ("/metrics", "/health*")
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", OTHER})
+
+
+@dataclass(frozen=True)
+class MiddlewareConfig:
+    """The options of the HTTP middlewares (ASGI and WSGI), validated once.
+
+    - ``registry``: where to record (default: the SDK's default registry).
+    - ``excluded_paths``: paths not recorded; a trailing ``*`` matches a prefix. Default:
+      ``VIGIE_EXCLUDED_PATHS`` when set, else ``/metrics`` and ``/health*``.
+    - ``metrics_path``: where the middleware answers scrapes; None to not serve metrics.
+    - ``serve_health``: answer ``/health``, ``/health/live``, ``/health/ready``.
+    - ``unmatched_route``: the ``http_route`` of requests that matched no route.
+    - ``request_id``: bind and return ``X-Request-ID``.
+    - ``route_resolver``: ``scope -> template or None`` for ASGI apps that are not Starlette.
+    - ``exemplars``: attach the trace of the current span to latency observations even when
+      vigie's tracing is off (another OpenTelemetry setup made the span). With vigie's tracing on,
+      exemplars are always attached; asking the OpenTelemetry context costs about 1 µs.
+    """
+
+    registry: CollectorRegistry | None = None
+    excluded_paths: Iterable[str] | None = None
+    metrics_path: str | None = "/metrics"
+    serve_health: bool = True
+    unmatched_route: str = ""
+    request_id: bool = True
+    route_resolver: Callable[[Scope], str | None] | None = None
+    exemplars: bool = False
+    exact_excluded: frozenset[str] = field(init=False)
+    prefix_excluded: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.registry is not None and not isinstance(self.registry, CollectorRegistry):
+            raise InstrumentationError("registry must be a prometheus_client CollectorRegistry")
+        if self.metrics_path is not None and not (
+            isinstance(self.metrics_path, str) and self.metrics_path.startswith("/")
+        ):
+            raise InstrumentationError(f"metrics_path must start with '/': {self.metrics_path!r}")
+        if self.route_resolver is not None and not callable(self.route_resolver):
+            raise InstrumentationError("route_resolver must be callable")
+        if isinstance(self.excluded_paths, str):
+            raise InstrumentationError("excluded_paths must be a list of paths, not a string")
+        paths = (
+            list(self.excluded_paths)
+            if self.excluded_paths is not None
+            else (VIGIE_EXCLUDED_PATHS.read_list() or list(_DEFAULT_EXCLUDED))
+        )
+        for path in paths:
+            if not isinstance(path, str) or not path.startswith("/"):
+                raise InstrumentationError(f"excluded path must start with '/': {path!r}")
+        object.__setattr__(
+            self, "exact_excluded", frozenset(p for p in paths if not p.endswith("*"))
+        )
+        object.__setattr__(self, "prefix_excluded", tuple(p[:-1] for p in paths if p.endswith("*")))
+
+    def excluded(self, path: str) -> bool:
+        """True when requests to ``path`` are not recorded."""
+        return path in self.exact_excluded or (
+            bool(self.prefix_excluded) and path.startswith(self.prefix_excluded)
+        )
+
+
+class _Headers(Mapping[str, str]):
+    """A read-only view of ASGI headers, decoded only on lookup (the span reads two or three)."""
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+        self._raw = raw
+
+    def __getitem__(self, key: str) -> str:
+        wanted = key.lower().encode("latin-1")
+        for name, value in self._raw:
+            if name == wanted:
+                return value.decode("latin-1")
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return (name.decode("latin-1") for name, _ in self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+
+class VigieMiddleware:
+    """Pure ASGI middleware recording the HTTP server metrics of every request.
+
+    Options are those of :class:`MiddlewareConfig`, given one by one or as ``config=``;
+    ``routes_from`` is the Starlette/FastAPI app whose routes give the templates (default:
+    ``app`` itself).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        config: MiddlewareConfig | None = None,
+        routes_from: Any = None,
+        **options: Any,
+    ) -> None:
+        if not callable(app):
+            raise InstrumentationError(f"app must be an ASGI callable, got {type(app).__name__}")
+        if config is not None and options:
+            raise InstrumentationError("give either config= or options, not both")
+        self.app = app
+        self.config = config if config is not None else MiddlewareConfig(**options)
+        self.metrics = HttpServerMetrics(
+            self.config.registry, unmatched_route=self.config.unmatched_route
+        )
+        self._routes = RouteTable(
+            routes_from if routes_from is not None else app,
+            self.config.unmatched_route,
+            self.config.route_resolver,
+        )
+        self._special = set(HEALTH_PATHS) if self.config.serve_health else set()
+        if self.config.metrics_path is not None:
+            self._special.add(self.config.metrics_path)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # One flat coroutine on purpose: every extra await layer costs on each request.
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        root_path = scope.get("root_path", "")
+        if root_path and path.startswith(root_path):
+            path = path[len(root_path) :]  # served under a prefix: match the app-relative path
+        if path in self._special and await self._answered(path, scope, send):
+            return
+        config = self.config
+        if path in config.exact_excluded or (
+            config.prefix_excluded and path.startswith(config.prefix_excluded)
+        ):
+            await self.app(scope, receive, send)
+            return
+
+        start = perf_counter()
+        metrics = self.metrics
+        method = scope["method"]
+        if method not in KNOWN_METHODS:
+            method = OTHER
+        scheme = scope.get("scheme", "http")
+        request_size = -1
+        token = None
+        id_header: tuple[bytes, bytes] | None = None
+        try:
+            incoming_id: bytes | None = None
+            raw_headers = scope["headers"]
+            for name, value in raw_headers:
+                if name == b"content-length":
+                    request_size = int(value) if value.isdigit() else 0
+                elif name == HEADER:
+                    incoming_id = value
+            if config.request_id:
+                request_id = accept_request_id(incoming_id) if incoming_id is not None else None
+                if request_id is None:
+                    request_id = new_request_id()
+                    id_header = (HEADER, request_id.encode("ascii"))
+                else:
+                    id_header = (HEADER, incoming_id)  # type: ignore[assignment]
+                token = bind_request_id(request_id)
+            active = metrics.active_child(method, scheme)
+            active.inc()
+        except Exception:
+            log_internal_error("asgi.begin")
+            if token is not None:
+                reset_request_id(token)
+            await self.app(scope, receive, send)  # unrecorded, but served
+            return
+        try:
+            span = start_server_span(method, None, _Headers(raw_headers))
+        except Exception:
+            log_internal_error("asgi.start_server_span")
+            span = None
+
+        status = 0
+        response_size = 0
+        end = 0.0
+        read_size = 0
+
+        async def timing_send(message: Message) -> None:
+            nonlocal status, response_size, end
+            if message["type"] == "http.response.body":
+                response_size += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    await send(message)
+                    end = perf_counter()  # the last byte is handed to the server
+                    return
+            elif message["type"] == "http.response.start":
+                status = message["status"]
+                if id_header is not None:
+                    headers = message.get("headers", ())
+                    for name, _ in headers:
+                        if name == HEADER:
+                            break  # the app set its own; keep it
+                    else:
+                        message["headers"] = [*headers, id_header]
+            await send(message)
+
+        # Bodies without Content-Length (chunked uploads) are counted as the app reads them.
+        counted = request_size < 0 and method in _BODY_METHODS
+        app_receive = receive
+        if counted:
+
+            async def counting_receive() -> Message:
+                nonlocal read_size
+                message = await receive()
+                read_size += len(message.get("body", b""))
+                return message
+
+            app_receive = counting_receive
+        error: BaseException | None = None
+        try:
+            await self.app(scope, app_receive, timing_send)
+        except BaseException as raised:
+            error = raised
+            raise
+        finally:
+            try:
+                if end == 0.0:
+                    end = perf_counter()
+                if error is not None and isinstance(error, Exception):
+                    status = 500
+                elif status == 0:
+                    status = 500  # the app sent no response: the server answers 500
+                route = self._routes.template(scope, root_path)
+                metrics.record(
+                    method,
+                    scheme,
+                    route,
+                    status,
+                    end - start,
+                    read_size if counted else request_size,
+                    response_size,
+                    current_exemplar() if span is not None or config.exemplars else None,
+                )
+                active.dec()
+                if span is not None:
+                    span.finish(status, error, route=route or None)
+                if token is not None:
+                    reset_request_id(token)
+            except Exception:
+                log_internal_error("asgi.record")
+
+    async def _answered(self, path: str, scope: Scope, send: Send) -> bool:
+        """Answer ``/metrics`` or a health path; False when the app should handle the request."""
+        try:
+            if path == self.config.metrics_path:
+                headers = _Headers(scope["headers"])
+                rendered = render_metrics(
+                    self.config.registry,
+                    accept=headers.get("accept", ""),
+                    accept_encoding=headers.get("accept-encoding", ""),
+                )
+                status, body = rendered.status_code, rendered.body
+                response_headers = [(k.lower().encode(), v.encode()) for k, v in rendered.headers]
+            else:
+                health = await default_health().respond_async(path)
+                if health is None:
+                    return False
+                status, body = health.status_code, health.body
+                response_headers = [
+                    (b"content-type", health.content_type.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"cache-control", b"no-store"),
+                ]
+        except Exception:
+            log_internal_error("asgi.endpoint")
+            return False
+        if scope["method"] == "HEAD":
+            body = b""
+        await send({"type": "http.response.start", "status": status, "headers": response_headers})
+        await send({"type": "http.response.body", "body": body})
+        return True
+
+
+class RouteTable:
+    """Route templates of a Starlette/FastAPI app, by route object, with mount and router prefixes.
+
+    Built lazily on first use (routes may be added after instrumentation) and rebuilt when the app's
+    route list changes length.
+    """
+
+    def __init__(
+        self,
+        source: Any,
+        unmatched: str,
+        resolver: Callable[[Scope], str | None] | None = None,
+    ) -> None:
+        self._source = source
+        self._unmatched = unmatched
+        self._resolver = resolver
+        self._templates: dict[int, str] = {}
+        self._ambiguous: set[int] = set()
+        self._keep: list[Any] = []  # keeps route objects alive, so their ids stay theirs
+        self._built_for = -1
+
+    def template(self, scope: Scope, root_path: str = "") -> str:
+        """The template of the route the app matched for ``scope``, or the unmatched value."""
+        if self._resolver is not None:
+            return self._resolver(scope) or self._unmatched
+        route = scope.get("route")
+        if route is None:
+            return self._unmatched
+        found = self._templates.get(id(route))
+        if found is not None:
+            return found
+        return self._slow(scope, route, root_path)
+
+    def _slow(self, scope: Scope, route: Any, root_path: str) -> str:
+        routes = getattr(self._source, "routes", None)
+        if routes is not None and len(routes) != self._built_for:
+            self._build(routes)
+            found = self._templates.get(id(route))
+            if found is not None:
+                return found
+        if id(route) in self._ambiguous and routes is not None:
+            probe = dict(scope)
+            probe["root_path"] = root_path
+            probe.pop("app_root_path", None)
+            matched = _match_template(routes, probe, "")
+            if matched is not None:
+                return matched
+        path = getattr(route, "path", None)
+        if isinstance(path, str) and not getattr(route, "routes", None):
+            return path
+        return self._unmatched
+
+    def _build(self, routes: list[Any]) -> None:
+        found: dict[int, set[str]] = {}
+        keep: list[Any] = []
+        for original, template in _flatten(routes, "", self._unmatched):
+            keep.append(original)
+            found.setdefault(id(original), set()).add(template)
+        self._keep = keep
+        self._templates = {key: next(iter(v)) for key, v in found.items() if len(v) == 1}
+        self._ambiguous = {key for key, v in found.items() if len(v) > 1}
+        self._built_for = len(routes)
+
+
+def _contexts(routes: Iterable[Any]) -> Iterator[tuple[Any, Any]]:
+    """(route object set in ``scope["route"]``, object carrying the full path) for each route."""
+    fastapi_routing = sys.modules.get("fastapi.routing")
+    iterate = getattr(fastapi_routing, "iter_route_contexts", None)
+    if iterate is not None:
+        for context in iterate(list(routes)):
+            yield context.original_route, context
+        return
+    for route in routes:
+        yield route, route
+
+
+def _flatten(routes: Iterable[Any], prefix: str, unmatched: str) -> Iterator[tuple[Any, str]]:
+    for original, carrier in _contexts(routes):
+        path = getattr(carrier, "path", None)
+        children = getattr(carrier, "routes", None)
+        if children:
+            # A Mount or Host: its inner routes carry the templates; a 404 inside it is unmatched.
+            yield original, unmatched
+            yield from _flatten(children, prefix + (path or ""), unmatched)
+        elif isinstance(path, str):
+            yield original, prefix + path
+
+
+def _match_template(routes: Iterable[Any], scope: Scope, prefix: str) -> str | None:
+    """Match ``scope`` against ``routes`` as the router does (for routes included twice)."""
+    from starlette.routing import Match
+
+    for _original, carrier in _contexts(routes):
+        match, child_scope = carrier.matches(scope)
+        if match == Match.FULL:
+            path = getattr(carrier, "path", None) or ""
+            children = getattr(carrier, "routes", None)
+            if children:
+                return _match_template(children, {**scope, **child_scope}, prefix + path)
+            return prefix + path
+    return None
+
+
+def instrument_asgi(app: ASGIApp, **options: Any) -> VigieMiddleware:
+    """Wrap an ASGI app with :class:`VigieMiddleware`; options as :class:`MiddlewareConfig`.
+
+    Example::
+
+        from starlette.applications import Starlette
+        import vigie
+
+        app = vigie.instrument_asgi(Starlette(), excluded_paths=["/metrics", "/internal/*"])
+    """
+    return VigieMiddleware(app, **options)
