@@ -1,0 +1,166 @@
+"""The scheduled drift check: per model and feature, a verdict, written as series in the store.
+
+:func:`check_model` compares a model's current window with its reference window feature by
+feature (:func:`vigie.quality.methods.evaluate`), and :func:`write_series` appends the results
+through a store :class:`~vigie.store.interface.Appender`, all at the check's timestamp:
+
+* ``vigie_drift_score{model,feature,method}``: the test's score, a p-value (``ks``,
+  ``chisquare``, ``z``) or a distance (``wasserstein``, ``jensenshannon``, ``psi``, ``mmd``,
+  ``centroid``); ``vigie_drift_threshold{model,feature,method}``: what it is compared with.
+* ``vigie_drift_detected{model,feature}``: 1 when the feature drifted, else 0.
+* ``vigie_drift_share{model}``: share of the model's features that drifted;
+  ``vigie_drift_model_detected{model}``: 1 when that share >= the drift share (0.5).
+* ``vigie_quality_window_samples{model,window}``: samples in the ``current`` and ``reference``
+  windows.
+* ``vigie_quality_low_confidence_ratio{model}``, ``vigie_quality_feedback_satisfaction_ratio``,
+  ``vigie_quality_answer_empty_ratio``, ``vigie_quality_answer_refusal_ratio``,
+  ``vigie_quality_answer_unsourced_ratio`` (each ``{model}``): shares in the current window.
+
+All are gauges. A ratio is written only when its denominator is not zero. An embedding feature
+has two scores (``mmd`` and ``centroid``); its verdict is the MMD test's.
+
+Example::
+
+    >>> from vigie.store.memory import MemoryStorage
+    >>> storage = MemoryStorage()
+    >>> report = ModelReport("m", [], {"samples": 0}, {"samples": 0}, 0.5)
+    >>> write_series([report], storage.appender(), 60_000)
+    >>> [s.labels["__name__"] for s in storage.querier().select([], 0, 60_000)]
+    ['vigie_quality_window_samples', 'vigie_quality_window_samples']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from vigie.quality.methods import DRIFT_SHARE, FeatureDrift, evaluate
+from vigie.quality.sketches import Sketch
+from vigie.store.interface import Appender
+
+__all__ = ["RATIOS", "ModelReport", "check_model", "write_series"]
+
+#: Ratio series: name -> (numerator counter, denominator counter).
+RATIOS: dict[str, tuple[str, str]] = {
+    "vigie_quality_low_confidence_ratio": ("low_confidence", "confidence"),
+    "vigie_quality_feedback_satisfaction_ratio": ("feedback_satisfied", "feedback"),
+    "vigie_quality_answer_empty_ratio": ("answers_empty", "answers"),
+    "vigie_quality_answer_refusal_ratio": ("answers_refusal", "answers"),
+    "vigie_quality_answer_unsourced_ratio": ("answers_unsourced", "answers"),
+}
+
+
+@dataclass
+class ModelReport:
+    """The outcome of one check of one model."""
+
+    model: str
+    drifts: list[FeatureDrift]
+    current_counters: Mapping[str, int]
+    reference_counters: Mapping[str, int]
+    drift_share_threshold: float = DRIFT_SHARE
+
+    @property
+    def verdicts(self) -> dict[str, FeatureDrift]:
+        """One verdict per feature (the first test of each: MMD for embeddings)."""
+        found: dict[str, FeatureDrift] = {}
+        for drift in self.drifts:
+            found.setdefault(drift.feature, drift)
+        return found
+
+    @property
+    def drift_share(self) -> float:
+        verdicts = self.verdicts
+        return sum(v.drifted for v in verdicts.values()) / len(verdicts) if verdicts else 0.0
+
+    @property
+    def drifted(self) -> bool:
+        return bool(self.verdicts) and self.drift_share >= self.drift_share_threshold
+
+    def ratios(self) -> dict[str, float]:
+        """The quality ratios of the current window (only those with a denominator)."""
+        result = {}
+        for name, (numerator, denominator) in RATIOS.items():
+            total = self.current_counters.get(denominator, 0)
+            if total:
+                result[name] = self.current_counters.get(numerator, 0) / total
+        return result
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for the API, the CLI and the UI."""
+        return {
+            "model": self.model,
+            "drift_share": self.drift_share,
+            "drift_share_threshold": self.drift_share_threshold,
+            "drifted": self.drifted,
+            "features": [drift.as_dict() for drift in self.drifts],
+            "current_samples": self.current_counters.get("samples", 0),
+            "reference_samples": self.reference_counters.get("samples", 0),
+            "ratios": self.ratios(),
+        }
+
+
+def check_model(
+    model: str,
+    reference: Mapping[str, Sketch],
+    current: Mapping[str, Sketch],
+    reference_counters: Mapping[str, int],
+    current_counters: Mapping[str, int],
+    *,
+    methods: Mapping[str, str] | None = None,
+    drift_share: float = DRIFT_SHARE,
+) -> ModelReport:
+    """Test every feature present in both windows; ``methods`` forces a test per feature."""
+    drifts: list[FeatureDrift] = []
+    for feature in sorted(set(reference) & set(current)):
+        forced = (methods or {}).get(feature)
+        drifts.extend(evaluate(feature, reference[feature], current[feature], forced))
+    return ModelReport(model, drifts, current_counters, reference_counters, drift_share)
+
+
+def write_series(reports: Iterable[ModelReport], appender: Appender, timestamp_ms: int) -> None:
+    """Append every report's series at ``timestamp_ms`` and commit."""
+    try:
+        for report in reports:
+            model = report.model
+            for drift in report.drifts:
+                labels = {"model": model, "feature": drift.feature, "method": drift.method}
+                appender.append(
+                    {"__name__": "vigie_drift_score", **labels}, timestamp_ms, drift.score
+                )
+                appender.append(
+                    {"__name__": "vigie_drift_threshold", **labels}, timestamp_ms, drift.threshold
+                )
+            for feature, verdict in report.verdicts.items():
+                appender.append(
+                    {"__name__": "vigie_drift_detected", "model": model, "feature": feature},
+                    timestamp_ms,
+                    float(verdict.drifted),
+                )
+            if report.verdicts:
+                appender.append(
+                    {"__name__": "vigie_drift_share", "model": model},
+                    timestamp_ms,
+                    report.drift_share,
+                )
+                appender.append(
+                    {"__name__": "vigie_drift_model_detected", "model": model},
+                    timestamp_ms,
+                    float(report.drifted),
+                )
+            for window, counters in (
+                ("current", report.current_counters),
+                ("reference", report.reference_counters),
+            ):
+                appender.append(
+                    {"__name__": "vigie_quality_window_samples", "model": model, "window": window},
+                    timestamp_ms,
+                    float(counters.get("samples", 0)),
+                )
+            for name, value in report.ratios().items():
+                appender.append({"__name__": name, "model": model}, timestamp_ms, value)
+    except BaseException:
+        appender.rollback()
+        raise
+    appender.commit()

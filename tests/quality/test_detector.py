@@ -1,0 +1,56 @@
+"""The check's series: names, labels and values in a real store."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vigie.quality.detector import check_model, write_series
+from vigie.quality.sketches import EmbeddingSketch, NumericSketch
+from vigie.store.memory import MemoryStorage
+
+
+def test_series_names_labels_and_values() -> None:
+    """Scores, thresholds, verdicts, share and model verdict are written at the check time."""
+    rng = np.random.default_rng(0)
+    windows = []
+    for shift in (0.0, 3.0):
+        amount, vectors = NumericSketch(), EmbeddingSketch(4)
+        amount.add(rng.normal(shift, 1, 200))
+        vectors.add(rng.normal(0, 1, (100, 4)))
+        windows.append({"amount": amount, "query": vectors})
+    report = check_model(
+        "intent",
+        windows[0],
+        windows[1],
+        {"samples": 200},
+        {"samples": 200, "feedback": 4, "feedback_satisfied": 3},
+    )
+    storage = MemoryStorage()
+    write_series([report], storage.appender(), 5_000)
+    found = {
+        tuple(sorted(s.labels.items())): (s.timestamps.tolist(), s.values.tolist())
+        for s in storage.querier().select([], 0, 10_000)
+    }
+    values = {
+        dict(k)["__name__"] + str({n: v for n, v in k if n != "__name__"}): v[1][0]
+        for k, v in found.items()
+    }
+    assert all(timestamps == [5_000] for timestamps, _ in found.values())
+    assert values["vigie_drift_detected{'feature': 'amount', 'model': 'intent'}"] == 1.0
+    assert values["vigie_drift_detected{'feature': 'query', 'model': 'intent'}"] == 0.0
+    assert (
+        values["vigie_drift_threshold{'feature': 'query', 'method': 'mmd', 'model': 'intent'}"]
+        == 0.015
+    )
+    assert (
+        values["vigie_drift_threshold{'feature': 'query', 'method': 'centroid', 'model': 'intent'}"]
+        == 0.2
+    )
+    assert (
+        values["vigie_drift_score{'feature': 'amount', 'method': 'ks', 'model': 'intent'}"] < 1e-10
+    )
+    assert values["vigie_drift_share{'model': 'intent'}"] == 0.5
+    assert values["vigie_drift_model_detected{'model': 'intent'}"] == 1.0
+    assert values["vigie_quality_feedback_satisfaction_ratio{'model': 'intent'}"] == 0.75
+    assert "vigie_quality_low_confidence_ratio{'model': 'intent'}" not in values  # no confidence
+    assert values["vigie_quality_window_samples{'model': 'intent', 'window': 'reference'}"] == 200

@@ -1,0 +1,60 @@
+"""Method selection follows Evidently's defaults; forced methods and thresholds apply."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vigie.quality.methods import METHODS, evaluate, select_method
+from vigie.quality.sketches import CategoricalSketch, NumericSketch
+
+
+@pytest.mark.parametrize(
+    ("kind", "rows", "unique", "expected"),
+    [
+        ("numeric", 1000, 6, "ks"),
+        ("numeric", 1000, None, "ks"),
+        ("numeric", 1000, 5, "chisquare"),
+        ("numeric", 1000, 2, "z"),
+        ("numeric", 1001, 6, "wasserstein"),
+        ("numeric", 1001, 5, "jensenshannon"),
+        ("categorical", 1000, 3, "chisquare"),
+        ("categorical", 1000, 2, "z"),
+        ("categorical", 1001, 2, "jensenshannon"),
+        ("embedding", 10, None, "mmd"),
+    ],
+)
+def test_default_method(kind: str, rows: int, unique: int | None, expected: str) -> None:
+    """Evidently's _get_default_stattest choice, boundary sizes included."""
+    assert select_method(kind, reference_rows=rows, n_unique=unique).name == expected  # type: ignore[arg-type]
+
+
+def test_threshold_directions() -> None:
+    """KS drifts at p <= 0.05, chi-square at p < 0.05, distances at >= 0.1, MMD above 0.015."""
+    assert METHODS["ks"].drifted(0.05)
+    assert not METHODS["chisquare"].drifted(0.05)
+    assert METHODS["wasserstein"].drifted(0.1)
+    assert not METHODS["wasserstein"].drifted(0.0999)
+    assert not METHODS["mmd"].drifted(0.015)
+    assert METHODS["mmd"].drifted(0.0151)
+
+
+def test_forced_psi_on_numeric_and_categorical() -> None:
+    """psi can be forced; a mean shift of one std gives PSI well above 0.1."""
+    rng = np.random.default_rng(4)
+    reference, current = NumericSketch(), NumericSketch()
+    reference.add(rng.normal(0, 1, 3000))
+    current.add(rng.normal(1, 1, 3000))
+    (drift,) = evaluate("x", reference, current, "psi")
+    assert (drift.method, drift.drifted) == ("psi", True)
+    assert drift.score > 0.5
+    left, right = CategoricalSketch(), CategoricalSketch()
+    left.add(["a"] * 50 + ["b"] * 50)
+    right.add(["a"] * 25 + ["b"] * 75)
+    (drift,) = evaluate("c", left, right, "psi")
+    assert drift.score == pytest.approx(0.274653, abs=1e-6)
+
+
+def test_empty_window_gives_no_verdict() -> None:
+    """A feature absent from a window is not tested."""
+    assert evaluate("x", NumericSketch(), NumericSketch()) == []
