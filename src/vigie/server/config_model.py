@@ -1,0 +1,171 @@
+"""The server configuration as typed, validated values (what :mod:`vigie.server.config` builds).
+
+Names and defaults follow Prometheus's ``config/config.go`` for everything the two share, so a
+``prometheus.yml`` reads the same way here; the vigie-only settings live in :class:`VigieSettings`
+under the top-level ``vigie:`` key. Durations are integer milliseconds.
+
+Example::
+
+    >>> job = ScrapeConfig(job_name="app", scrape_interval_ms=15_000, scrape_timeout_ms=10_000)
+    >>> job.metrics_path, job.scheme, job.honor_timestamps
+    ('/metrics', 'http', True)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from vigie.server.relabel import RelabelRule
+
+__all__ = [
+    "AlertingConfig",
+    "AlertmanagerConfig",
+    "Authorization",
+    "Config",
+    "FileSDConfig",
+    "GlobalConfig",
+    "ScrapeConfig",
+    "SelfMonitoringSettings",
+    "StaticConfig",
+    "StorageSettings",
+    "TelemetrySettings",
+    "VigieSettings",
+]
+
+
+@dataclass(frozen=True)
+class StaticConfig:
+    """A fixed group of targets (``host:port``) sharing extra labels."""
+
+    targets: tuple[str, ...]
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class FileSDConfig:
+    """Target groups read from JSON or YAML files (globs allowed), re-read periodically."""
+
+    files: tuple[str, ...]
+    refresh_interval_ms: int = 300_000
+    base_dir: str = "."
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """The ``Authorization`` header sent with each scrape: ``type credentials``.
+
+    For ``basic_auth``, ``type`` is ``Basic``, ``username`` is set and the credentials are the
+    password.
+    """
+
+    type: str = "Bearer"
+    credentials: str | None = None
+    credentials_file: str | None = None
+    username: str | None = None
+
+
+@dataclass(frozen=True)
+class ScrapeConfig:
+    """One ``scrape_configs`` entry: a job and how to scrape its targets."""
+
+    job_name: str
+    scrape_interval_ms: int
+    scrape_timeout_ms: int
+    metrics_path: str = "/metrics"
+    scheme: str = "http"
+    params: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    authorization: Authorization | None = None
+    honor_labels: bool = False
+    honor_timestamps: bool = True
+    sample_limit: int = 0
+    label_limit: int = 0
+    label_name_length_limit: int = 0
+    label_value_length_limit: int = 0
+    static_configs: tuple[StaticConfig, ...] = ()
+    file_sd_configs: tuple[FileSDConfig, ...] = ()
+    relabel_configs: tuple[RelabelRule, ...] = ()
+    metric_relabel_configs: tuple[RelabelRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class AlertmanagerConfig:
+    """One ``alerting.alertmanagers`` entry (static targets only)."""
+
+    static_configs: tuple[StaticConfig, ...] = ()
+    scheme: str = "http"
+    path_prefix: str = "/"
+    timeout_ms: int = 10_000
+    api_version: str = "v2"
+
+
+@dataclass(frozen=True)
+class AlertingConfig:
+    """The ``alerting`` section."""
+
+    alertmanagers: tuple[AlertmanagerConfig, ...] = ()
+
+
+@dataclass(frozen=True)
+class GlobalConfig:
+    """The ``global`` section: defaults every job inherits (scrape interval 15s, as issue 5 asks;
+    Prometheus's own default is 1m)."""
+
+    scrape_interval_ms: int = 15_000
+    scrape_timeout_ms: int = 10_000
+    evaluation_interval_ms: int = 60_000
+    external_labels: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """``vigie.storage``: where and how long samples are kept."""
+
+    retention_time_ms: int = 15 * 86_400_000
+    retention_size_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class SelfMonitoringSettings:
+    """``vigie.self_monitoring``: the job that scrapes the server's own ``/metrics``."""
+
+    enabled: bool = True
+    job_name: str = "vigie"
+    scrape_interval_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class TelemetrySettings:
+    """``vigie.telemetry``: the OTLP traces and logs receiver (read at start-up)."""
+
+    enabled: bool = True
+    retention_time_ms: int = 7 * 86_400_000
+    retention_size_bytes: int = 1 << 30
+    queue_size: int = 100_000
+    max_body_size_bytes: int = 16 << 20
+    tail_paths: tuple[str, ...] = ()
+    tail_service: str = ""
+    tail_interval_ms: int = 1_000
+
+
+@dataclass(frozen=True)
+class VigieSettings:
+    """The ``vigie`` section: settings Prometheus does not have."""
+
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    self_monitoring: SelfMonitoringSettings = field(default_factory=SelfMonitoringSettings)
+    #: The ``vigie.collectors`` section as plain data, validated by ``vigie.server.collectors``.
+    collectors: dict[str, Any] | None = None
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole configuration file, validated."""
+
+    global_config: GlobalConfig = field(default_factory=GlobalConfig)
+    scrape_configs: tuple[ScrapeConfig, ...] = ()
+    rule_files: tuple[str, ...] = ()
+    alerting: AlertingConfig = field(default_factory=AlertingConfig)
+    vigie: VigieSettings = field(default_factory=VigieSettings)
+    path: str | None = None
