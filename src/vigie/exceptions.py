@@ -27,7 +27,8 @@ file, the line, the field, the position in a query.
     │   └── StorageFullError        the disk is full
     ├── ScrapeError                 a target could not be scraped
     ├── HealthCheckError            a health check found its dependency failing
-    └── NotificationError           a receiver could not be reached
+    ├── NotificationError           a receiver could not be reached
+    └── TelemetryError              the traces and logs database (locked, corrupted, full)
 
 Example::
 
@@ -61,6 +62,7 @@ __all__ = [
     "ScrapeError",
     "StorageFullError",
     "StoreError",
+    "TelemetryError",
     "UnsupportedQueryError",
     "VigieError",
 ]
@@ -219,6 +221,17 @@ class HealthCheckError(VigieError):
 
 class NotificationError(VigieError):
     """A receiver could not be reached or refused a notification."""
+
+
+class TelemetryError(VigieError):
+    """The traces and logs database could not do what was asked; ``path`` names its file.
+
+    Raised for a database locked by another process, a corrupted file or a full disk.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
 
 
 def _located(message: str, path: str | None, line: int | None, field: str | None) -> str:
