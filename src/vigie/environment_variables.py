@@ -26,8 +26,10 @@ __all__ = [
     "VIGIE_CONFORMANCE_DIR",
     "VIGIE_COST_CURRENCY",
     "VIGIE_COST_EXCHANGE_RATE",
+    "VIGIE_DEMO_PASSWORD",
     "VIGIE_DEPLOYMENT_ENVIRONMENT",
     "VIGIE_EXCLUDED_PATHS",
+    "VIGIE_FUZZ_EXAMPLES",
     "VIGIE_LOGS_ALLOW_FIELDS",
     "VIGIE_LOGS_ENABLED",
     "VIGIE_LOGS_FILE",
@@ -222,6 +224,16 @@ VIGIE_TRACES_PROPAGATE_OUTGOING = EnvironmentVariable(
     "VIGIE_TRACES_PROPAGATE_OUTGOING",
     "true",
     "Add traceparent to outgoing httpx and requests calls.",
+)
+VIGIE_DEMO_PASSWORD = EnvironmentVariable(
+    "VIGIE_DEMO_PASSWORD",
+    None,
+    "Password of the demo app's 'demo' user (POST /login); unset: generated and printed at start.",
+)
+VIGIE_FUZZ_EXAMPLES = EnvironmentVariable(
+    "VIGIE_FUZZ_EXAMPLES",
+    "300",
+    "Inputs tried per parser by the fuzz tests (tests/fuzz); raise it for a longer campaign.",
 )
 
 ALL_VARIABLES: tuple[EnvironmentVariable, ...] = tuple(

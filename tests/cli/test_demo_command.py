@@ -50,6 +50,10 @@ def test_demo_serves_metrics_and_health_then_exits_0() -> None:
         _wait_until_serving(f"{base}/health/live", process, within=20)
         health = httpx.get(f"{base}/health", timeout=5)
         time.sleep(1.5)  # let the traffic generator leave some requests behind
+        assert httpx.get(f"{base}/faq/3", timeout=5).status_code == 200
+        asked = httpx.post(
+            f"{base}/ask", json={"question": "renew my passport", "strategy": "rag"}, timeout=10
+        )
         metrics = httpx.get(f"{base}/metrics", timeout=5)
         stdout, stderr = process.communicate(timeout=25)
     finally:
@@ -60,7 +64,8 @@ def test_demo_serves_metrics_and_health_then_exits_0() -> None:
     assert health.status_code == 200
     document = health.json()
     assert document["status"] == "ok"
-    assert set(document["checks"]) == {"faq_index", "disk", "answer_engine"}
+    assert set(document["checks"]) == {"database", "faq_index", "schema", "llm_backend"}
+    assert all(check["status"] == "ok" for check in document["checks"].values())
     assert metrics.status_code == 200
     routes = set(
         re.findall(
@@ -70,6 +75,10 @@ def test_demo_serves_metrics_and_health_then_exits_0() -> None:
     assert "/faq/{faq_id}" in routes
     assert not any(re.search(r"/\d", route) for route in routes), routes
     assert 'vigie_health_check_status{check="faq_index"} 1.0' in metrics.text
+    assert asked.status_code == 200
+    assert asked.json()["strategy"] == "rag"
+    assert 'gen_ai_client_requests_total{error_type="",gen_ai_operation_name="chat"' in metrics.text
+    assert 'retrieval_index_size{retriever="faq"} 60.0' in metrics.text
     assert f"metrics  {base}/metrics" in stdout
     assert f"health   {base}/health" in stdout
     assert f"docs     {base}/docs" in stdout
@@ -112,3 +121,26 @@ def test_bad_options_are_refused(options: dict[str, float], field: str) -> None:
     """Out-of-range options are configuration errors naming the flag."""
     with pytest.raises(ConfigurationError, match=f"^{field}: "):
         DemoOptions(**options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("app", ["faq", "example"])
+def test_run_demo_stops_every_thread_it_started(app: str) -> None:
+    """In-process, run_demo serves either app for its duration and leaves no thread behind."""
+    import io
+    import threading
+
+    before = {thread.name for thread in threading.enumerate()}
+    out = io.StringIO()
+    code = run_demo(DemoOptions(port=free_port(), duration=2, rate=10, app=app, seed=1), out=out)
+    assert code == 0
+    text = out.getvalue()
+    assert ("FAQ assistant at " if app == "faq" else "example FAQ app at ") in text
+    assert ("drills   POST " in text) is (app == "faq")
+    assert "vigie demo: stopped after " in text
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        left = {t.name for t in threading.enumerate()} - before
+        if not any(name.startswith(("vigie-demo", "vigie-llm")) for name in left):
+            break
+        time.sleep(0.05)
+    assert not any(name.startswith(("vigie-demo", "vigie-llm")) for name in left), left

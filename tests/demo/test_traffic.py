@@ -48,7 +48,13 @@ def test_traffic_is_a_bounded_realistic_mix(served: str) -> None:
     """At 40 req/s for 1.5 s it sends about 60 requests, mostly answered 2xx, some 4xx."""
     progress = io.StringIO()
     generator = TrafficGenerator(
-        served, rate=40, concurrency=4, seed=11, progress=progress, progress_interval=0.5
+        served,
+        rate=40,
+        concurrency=4,
+        seed=11,
+        progress=progress,
+        progress_interval=0.5,
+        mix="example",
     )
     started = time.monotonic()
     stats = generator.run(threading.Event(), duration=1.5)
@@ -67,7 +73,7 @@ def test_traffic_is_a_bounded_realistic_mix(served: str) -> None:
 def test_traffic_stops_when_asked(served: str) -> None:
     """Setting the stop event ends the run promptly."""
     stop = threading.Event()
-    generator = TrafficGenerator(served, rate=20)
+    generator = TrafficGenerator(served, rate=20, mix="example")
     timer = threading.Timer(0.5, stop.set)
     timer.start()
     started = time.monotonic()

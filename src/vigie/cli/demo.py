@@ -1,13 +1,15 @@
-"""``vigie demo``: an instrumented example app under generated traffic, on one command.
+"""``vigie demo``: the instrumented FAQ assistant under generated traffic, on one command.
 
-It serves the example FAQ app (:mod:`vigie.demo.example_app`) with uvicorn, drives it with the
-traffic generator, and prints where to look: ``/metrics``, ``/health`` and ``/docs``. It runs until
-Ctrl-C, or for ``--duration`` seconds, then shuts down cleanly and exits 0.
+It serves the FAQ assistant (:mod:`vigie.demo.faq_app`) with uvicorn, its simulated LLM
+(:mod:`vigie.demo.llm_simulator`; OpenAI when ``OPENAI_API_KEY`` is set), drives it with the
+traffic generator, and prints where to look: ``/metrics``, ``/health``, ``/docs``, the drill
+switches and the demo login. It runs until Ctrl-C, or for ``--duration`` seconds, then shuts
+down everything it started and exits 0.
 
 Example::
 
     $ vigie demo --port 8000 --duration 60
-    vigie demo: example FAQ app at http://127.0.0.1:8000
+    vigie demo: FAQ assistant at http://127.0.0.1:8000
       metrics  http://127.0.0.1:8000/metrics
       ...
 """
@@ -23,9 +25,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add ``vigie demo``."""
     parser = subparsers.add_parser(
         "demo",
-        help="run an instrumented example app under generated traffic",
-        description="Serve the example FAQ app, instrumented with vigie, and send it traffic "
-        "until Ctrl-C (or --duration seconds).",
+        help="run the instrumented FAQ assistant demo under generated traffic",
+        description="Serve the FAQ assistant demo (FAISS retrieval, a simulated LLM, SQLite "
+        "history), instrumented with vigie, and send it traffic until Ctrl-C (or --duration "
+        "seconds).",
     )
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
@@ -43,6 +46,34 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--no-traffic", dest="traffic", action="store_false",
         help="serve the app without generating traffic",
     )  # fmt: skip
+    parser.add_argument(
+        "--app", choices=("faq", "example"), default="faq",
+        help="faq: the FAQ assistant (default); example: the minimal HTTP-only app",
+    )  # fmt: skip
+    parser.add_argument(
+        "--day-seconds", type=float, default=600.0, metavar="SECONDS",
+        help="length of the compressed traffic day (default: 600); 0 for a flat rate",
+    )  # fmt: skip
+    parser.add_argument(
+        "--vigie-url", metavar="URL",
+        help="vigie server receiving quality samples, e.g. http://127.0.0.1:9800 (default: off)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--otlp-endpoint", metavar="URL",
+        help="send logs and traces to this OTLP/HTTP endpoint (default: off)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--database-url", metavar="URL",
+        help="SQLAlchemy URL of the history database (default: SQLite in a temporary folder)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--schema-behind", type=int, default=0, metavar="N",
+        help="start the database N Alembic revisions behind head (the schema drill)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--drill-token", metavar="TOKEN",
+        help="token of the drill switches POST /_drill/NAME (default: generated and printed)",
+    )  # fmt: skip
     parser.set_defaults(handler=run)
 
 
@@ -56,5 +87,12 @@ def run(arguments: argparse.Namespace) -> int:
         duration=arguments.duration,
         rate=arguments.rate,
         traffic=arguments.traffic,
+        app=arguments.app,
+        day_seconds=arguments.day_seconds or None,
+        vigie_url=arguments.vigie_url,
+        otlp_endpoint=arguments.otlp_endpoint,
+        database_url=arguments.database_url,
+        schema_behind=arguments.schema_behind,
+        drill_token=arguments.drill_token,
     )
     return run_demo(options)
