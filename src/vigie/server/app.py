@@ -23,7 +23,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from vigie.exceptions import PayloadError, StoreError, VigieError
-from vigie.server import api, remote_write
+from vigie.server import alerting_api, api, quality_api, remote_write
 from vigie.server.runtime import Server
 
 __all__ = ["create_app"]
@@ -90,9 +90,17 @@ def create_app(server: Server) -> Starlette:
         Route("/v1/traces", counted("/v1/traces", traces), methods=["POST"]),
         Route("/v1/logs", counted("/v1/logs", logs), methods=["POST"]),
     ]
-    for path, handler, methods in api.routes(server):
-        routes.append(Route(path, counted(path, handler), methods=methods))
-    return Starlette(routes=routes, lifespan=lifespan)
+    for module in (api, alerting_api, quality_api):
+        for path, handler, methods in module.routes(server):
+            routes.append(Route(path, counted(path, handler), methods=methods))
+    from vigie.server.telemetry_api import telemetry_routes  # traces/logs search (UI's APIs)
+    from vigie.server.ui import ui_routes
+
+    ui = [*telemetry_routes(server), *ui_routes(server)]
+    from vigie.server.security import server_middleware  # auth, CSRF, CORS, headers, limits
+
+    middleware = server_middleware(server)
+    return Starlette(routes=[*routes, *ui], lifespan=lifespan, middleware=middleware)
 
 
 async def _otlp(server: Server, request: Request, signal: str) -> Response:

@@ -604,7 +604,10 @@ class _Reader:
         return AlertingConfig(tuple(managers))
 
     def vigie(self, node: yaml.Node, field: str) -> VigieSettings:
-        values = self.fields(node, field, {"storage", "self_monitoring", "collectors", "telemetry"})
+        from vigie.server.alerting_config import SECTIONS, alerting_sections
+
+        keys = {"storage", "self_monitoring", "collectors", "telemetry", "security", *SECTIONS}
+        values = self.fields(node, field, keys)
         storage = StorageSettings()
         if "storage" in values:
             parts = self.fields(*values["storage"], {"retention_time", "retention_size"})
@@ -633,7 +636,12 @@ class _Reader:
         telemetry = TelemetrySettings()
         if "telemetry" in values:
             telemetry = self.telemetry(*values["telemetry"])
-        return VigieSettings(storage, monitoring, collectors, telemetry)
+        extra = alerting_sections(self, values)
+        if "security" in values:
+            from vigie.server.security import security_settings
+
+            extra["security"] = security_settings(self, *values["security"])
+        return VigieSettings(storage, monitoring, collectors, telemetry, **extra)
 
     def telemetry(self, node: yaml.Node, field: str) -> TelemetrySettings:
         keys = {"enabled", "retention_time", "retention_size", "queue_size", "max_body_size",

@@ -16,15 +16,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from vigie.notify.config import RoutingConfig
+from vigie.rules.packs.ai import AIPackThresholds
 from vigie.server.relabel import RelabelRule
+from vigie.server.security import SecuritySettings
 
 __all__ = [
+    "AIPackSettings",
     "AlertingConfig",
+    "AlertingSettings",
     "AlertmanagerConfig",
     "Authorization",
     "Config",
     "FileSDConfig",
     "GlobalConfig",
+    "QualitySettings",
     "ScrapeConfig",
     "SelfMonitoringSettings",
     "StaticConfig",
@@ -149,6 +155,42 @@ class TelemetrySettings:
 
 
 @dataclass(frozen=True)
+class AlertingSettings:
+    """``vigie.alerting``: vigie's own routing of alerts (Alertmanager format) and delivery.
+
+    ``routing`` is None when neither ``routing_file`` nor ``routing`` is given: alerts are then
+    kept (API, silences) but notify nobody.
+    """
+
+    routing: RoutingConfig | None = field(default=None, compare=False)
+    external_url: str = ""
+    retry_initial_ms: int = 1_000
+    retry_max_ms: int = 30_000
+    retry_give_up_ms: int = 24 * 3_600_000
+
+
+@dataclass(frozen=True)
+class AIPackSettings:
+    """``vigie.rule_packs.ai``: the built-in AI rule pack, rendered and evaluated when enabled.
+
+    ``for_scale`` multiplies every ``for`` of the pack (1 keeps the documented durations; a
+    test or a demo uses e.g. 0.05 to see alerts fire within seconds).
+    """
+
+    enabled: bool = False
+    thresholds: AIPackThresholds = field(default_factory=AIPackThresholds)
+    for_scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class QualitySettings:
+    """``vigie.quality``: drift and quality checks run by the server."""
+
+    enabled: bool = True
+    check_interval_ms: int = 60_000
+
+
+@dataclass(frozen=True)
 class VigieSettings:
     """The ``vigie`` section: settings Prometheus does not have."""
 
@@ -157,6 +199,11 @@ class VigieSettings:
     #: The ``vigie.collectors`` section as plain data, validated by ``vigie.server.collectors``.
     collectors: dict[str, Any] | None = None
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
+    alerting: AlertingSettings = field(default_factory=AlertingSettings)
+    ai_pack: AIPackSettings = field(default_factory=AIPackSettings)
+    quality: QualitySettings = field(default_factory=QualitySettings)
+    #: ``vigie.security``: authentication, TLS, CORS and limits (see vigie.server.security).
+    security: SecuritySettings = field(default_factory=SecuritySettings)
 
 
 @dataclass(frozen=True)

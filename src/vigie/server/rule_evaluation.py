@@ -16,22 +16,28 @@ from __future__ import annotations
 
 import glob
 import logging
-from datetime import UTC, datetime
+import os
+from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import quote
+
+import yaml
 
 from vigie.exceptions import QueryError
-from vigie.notify.alert import ZERO_TIME
 from vigie.notify.alert import Alert as NotifierAlert
 from vigie.notify.forwarder import AlertmanagerForwarder
+from vigie.notify.from_rules import notifier_alerts
 from vigie.query import Engine, InstantVector, Sample, Scalar
 from vigie.rules.alerting import Alert
 from vigie.rules.manager import RuleManager
-from vigie.rules.rule_file import load_rule_file
-from vigie.server.config_model import Config
+from vigie.rules.packs.ai import ai_pack_groups, render_ai_pack
+from vigie.rules.rule_file import load_rule_file, parse_duration
+from vigie.server.config_model import AIPackSettings, Config
 from vigie.store.interface import Storage
 
-__all__ = ["RuleEvaluation", "check_rule_files", "rule_paths"]
+__all__ = ["AI_PACK_FILE", "RuleEvaluation", "check_rule_files", "render_pack", "rule_paths"]
+
+#: Where the enabled AI rule pack is rendered, under the data directory.
+AI_PACK_FILE = "rule_packs/ai.rules.yml"
 
 logger = logging.getLogger("vigie.server")
 
@@ -53,11 +59,48 @@ def check_rule_files(config: Config) -> None:
         load_rule_file(path)
 
 
-class RuleEvaluation:
-    """Runs the rule groups of the current configuration in a background thread."""
+def render_pack(settings: AIPackSettings) -> str:
+    """The AI pack's rule file text, its ``for`` durations multiplied by ``for_scale``."""
+    if settings.for_scale == 1:
+        return render_ai_pack(settings.thresholds)
+    groups = ai_pack_groups(settings.thresholds)
+    for group in groups:
+        for rule in group["rules"]:
+            if "for" in rule:
+                scaled = round(parse_duration(rule["for"]) * settings.for_scale)
+                rule["for"] = f"{max(scaled, 1)}ms"
+    header = f"# vigie AI rule pack, for durations scaled by {settings.for_scale}.\n"
+    return header + yaml.safe_dump({"groups": groups}, sort_keys=False, width=100)
 
-    def __init__(self, storage: Storage, external_url: str) -> None:
-        self.external_url = external_url.rstrip("/")
+
+def _write_pack(data_dir: Path, settings: AIPackSettings) -> str:
+    """Write the pack atomically (a reader never sees half a file); returns its path."""
+    path = data_dir / AI_PACK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(render_pack(settings), encoding="utf-8")
+    os.replace(temporary, path)
+    return str(path)
+
+
+class RuleEvaluation:
+    """Runs the rule groups of the current configuration in a background thread.
+
+    ``receive`` (vigie's own notification service) gets every due alert, converted as
+    Prometheus sends them; the config's Alertmanagers get them too.
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        external_url: str,
+        *,
+        data_dir: Path | None = None,
+        receive: Callable[[list[NotifierAlert]], None] | None = None,
+    ) -> None:
+        self.external_url = self._listen_url = external_url.rstrip("/")
+        self.data_dir = data_dir
+        self.receive = receive
         self.engine = Engine(storage)
         self.manager = RuleManager(
             storage,
@@ -72,7 +115,12 @@ class RuleEvaluation:
         settings = config.global_config
         self.manager.default_interval_ms = settings.evaluation_interval_ms
         self.manager.external_labels = dict(settings.external_labels)
-        self.manager.load(rule_paths(config))
+        self.external_url = config.vigie.alerting.external_url or self._listen_url
+        self.manager.external_url = self.external_url
+        paths = rule_paths(config)
+        if config.vigie.ai_pack.enabled and self.data_dir is not None:
+            paths.append(_write_pack(self.data_dir, config.vigie.ai_pack))
+        self.manager.load(paths)
         old, self._forwarders = self._forwarders, []
         for manager in config.alerting.alertmanagers:
             urls = [
@@ -109,25 +157,16 @@ class RuleEvaluation:
         raise QueryError("rule result is not a vector or scalar")
 
     def _notify(self, expr: str, alerts: list[Alert]) -> None:
-        if not self._forwarders:
+        if not self._forwarders and self.receive is None:
             return
-        generator = f"{self.external_url}/graph?g0.expr={quote(expr, safe='')}&g0.tab=1"
-        outgoing = [_notifier_alert(alert, generator) for alert in alerts]
+        outgoing = notifier_alerts(
+            expr, alerts, self.external_url, external_labels=self.manager.external_labels
+        )
+        if self.receive is not None:
+            try:
+                self.receive(outgoing)
+            except Exception:  # the forwarders below must still get the alerts
+                logger.exception("routing alerts in vigie failed")
         for forwarder in self._forwarders:
             forwarder.send(outgoing)
 
-
-def _notifier_alert(alert: Alert, generator_url: str) -> NotifierAlert:
-    """A rule's alert as Alertmanager receives it (``startsAt``, ``endsAt``, labels...)."""
-    ends = alert.resolved_at if alert.resolved_at is not None else alert.valid_until
-    return NotifierAlert(
-        labels=dict(alert.labels),
-        annotations=dict(alert.annotations),
-        starts_at=_time(alert.fired_at if alert.fired_at is not None else alert.active_at),
-        ends_at=_time(ends) if ends is not None else ZERO_TIME,
-        generator_url=generator_url,
-    )
-
-
-def _time(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)

@@ -28,12 +28,21 @@ from typing import Any
 import uvicorn
 
 from vigie.exceptions import VigieError
+from vigie.notify.service import NotificationService
+from vigie.quality.service import QualityService
+from vigie.server.alerting import (
+    open_notifications,
+    open_quality,
+    routing_config,
+    run_quality_checks,
+)
 from vigie.server.config import load_config
 from vigie.server.config_model import Config, ScrapeConfig, StaticConfig, TelemetrySettings
 from vigie.server.exposition import MetricMetadata
 from vigie.server.metrics import ServerMetrics
 from vigie.server.rule_evaluation import RuleEvaluation, check_rule_files
 from vigie.server.scrape_manager import ScrapeManager
+from vigie.server.security import self_scrape_authorization, tls_options
 from vigie.store.interface import Storage
 from vigie.store.tsdb import DiskStorage
 from vigie.telemetry.service import TelemetryService
@@ -98,6 +107,9 @@ class Server:
         self.storage: Storage | None = storage
         self.scrapes: ScrapeManager | None = None
         self.rules: RuleEvaluation | None = None
+        self.notifications: NotificationService | None = None
+        self.quality: QualityService | None = None
+        self._quality_task: asyncio.Task[None] | None = None
         self.telemetry: TelemetryService | None = None
         self._span_metrics_task: asyncio.Task[None] | None = None
         self.ready = False
@@ -120,6 +132,8 @@ class Server:
 
     def external_url(self) -> str:
         """The URL the server is reached at (alerts' generatorURL points there)."""
+        if self.config.vigie.alerting.external_url:
+            return self.config.vigie.alerting.external_url
         host = self.options.host
         if host in ("0.0.0.0", "", "::"):
             host = "127.0.0.1"
@@ -141,7 +155,8 @@ class Server:
         address = f"[{host}]:{self.options.port}" if ":" in host else f"{host}:{self.options.port}"
         return (
             ScrapeConfig(
-                settings.job_name, interval, timeout, static_configs=(StaticConfig((address,)),)
+                settings.job_name, interval, timeout, static_configs=(StaticConfig((address,)),),
+                authorization=self_scrape_authorization(self.options.data_dir),
             ),
         )
 
@@ -157,6 +172,10 @@ class Server:
             logger.error("reloading the configuration failed, keeping the old one: %s", error)
             raise
         self.config = config
+        if self.notifications is not None:
+            self.notifications.reload(routing_config(config))
+            dispatcher = self.notifications.dispatcher
+            dispatcher.external_url = dispatcher.ui_url = self.external_url()
         self._apply_collectors(config)
         if self.scrapes is not None:
             await self.scrapes.apply(config, self.self_scrape_job(config))
@@ -186,7 +205,19 @@ class Server:
                 open_telemetry, self.options.data_dir, settings
             )
             self._span_metrics_task = asyncio.create_task(self._write_span_metrics())
-        rules = RuleEvaluation(self.storage, self.external_url())
+        data_dir = self.options.data_dir
+        self.notifications = await asyncio.to_thread(
+            open_notifications, data_dir, self.config, self.external_url()
+        )
+        self.notifications.start()
+        if self.config.vigie.quality.enabled:
+            self.quality = await asyncio.to_thread(open_quality, data_dir, self.storage)
+            interval = lambda: self.config.vigie.quality.check_interval_ms / 1000  # noqa: E731
+            self._quality_task = asyncio.create_task(run_quality_checks(self.quality, interval))
+        rules = RuleEvaluation(
+            self.storage, self.external_url(), data_dir=data_dir,
+            receive=self.notifications.receive,
+        )  # fmt: skip
         await asyncio.to_thread(rules.apply, self.config)
         rules.start()
         self.rules = rules
@@ -218,6 +249,17 @@ class Server:
         if self.rules is not None:
             await asyncio.to_thread(self.rules.stop)
             self.rules = None
+        if self._quality_task is not None:
+            self._quality_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._quality_task
+            self._quality_task = None
+        if self.quality is not None:
+            await asyncio.to_thread(self.quality.save)
+            self.quality = None
+        if self.notifications is not None:
+            await asyncio.to_thread(self.notifications.stop)  # queued notifications stay on disk
+            self.notifications = None
         if self._span_metrics_task is not None:
             self._span_metrics_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -269,6 +311,7 @@ class Server:
             log_level="warning",
             access_log=False,
             lifespan="on",
+            **tls_options(self.config.vigie.security),  # type: ignore[arg-type]
         )
         server = _Uvicorn(config, self)
         self._uvicorn = server

@@ -1,0 +1,130 @@
+"""The vigie.alerting, vigie.rule_packs and vigie.quality config sections, and their reload."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from support.vigie_server import running_vigie
+from support.webhook_sink import WebhookSink
+from vigie.exceptions import ConfigurationError
+from vigie.rules.packs.ai import render_ai_pack
+from vigie.server.config import load_config, parse_config
+from vigie.server.config_model import AIPackSettings
+from vigie.server.rule_evaluation import render_pack
+
+ROUTED = """\
+vigie:
+  self_monitoring: {{enabled: false}}
+  telemetry: {{enabled: false}}
+  rule_packs:
+    ai: {{enabled: {pack}}}
+  alerting:
+    routing:
+      route: {{receiver: hook, group_wait: 100ms, group_interval: 1s}}
+      receivers:
+        - name: hook
+          webhook_configs: [{{url: "{url}"}}]
+"""
+
+
+def test_inline_routing_errors_carry_the_config_file_line() -> None:
+    """An error inside inline routing names the config file, its line and the routing field."""
+    text = (
+        "vigie:\n  alerting:\n    routing:\n      route:\n        receiver: team\n"
+        "        group_wait: soon\n      receivers: [{name: team}]\n"
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        parse_config(text, path="vigie.yml")
+    assert str(caught.value).startswith("vigie.yml:6: vigie.alerting.routing: route.group_wait:")
+
+
+def test_routing_file_is_relative_to_the_config(tmp_path: Path) -> None:
+    """routing_file is read relative to the config file; its errors name that file."""
+    (tmp_path / "am.yml").write_text("route: {receiver: a}\nreceivers: [{name: a}]\n")
+    config = tmp_path / "vigie.yml"
+    config.write_text("vigie:\n  alerting:\n    routing_file: am.yml\n")
+    routing = load_config(config).vigie.alerting.routing
+    assert routing is not None
+    assert list(routing.receivers) == ["a"]
+    (tmp_path / "am.yml").write_text("route: {receiver: missing}\nreceivers: [{name: a}]\n")
+    with pytest.raises(ConfigurationError, match=r"am\.yml:1"):
+        load_config(config)
+    config.write_text("vigie:\n  alerting:\n    routing_file: nope.yml\n")
+    with pytest.raises(ConfigurationError, match=r"vigie\.yml:3: vigie\.alerting\.routing_file"):
+        load_config(config)
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ("alerting: {external_url: ftp://x}", "vigie.alerting.external_url: expected an http"),
+        ("alerting: {retry: {initial_backoff: 0s}}", "vigie.alerting.retry.initial_backoff"),
+        ("rule_packs: {ai: {thresholds: {nope: 1}}}", "vigie.rule_packs.ai.thresholds.nope"),
+        ("rule_packs: {ai: {for_scale: 0}}", "vigie.rule_packs.ai.for_scale: expected a number"),
+        ("rule_packs: {other: {}}", "vigie.rule_packs.other: unknown field"),
+        ("quality: {check_interval: never}", "vigie.quality.check_interval"),
+    ],
+)
+def test_bad_values_name_file_line_and_field(section: str, message: str) -> None:
+    """Each bad value is refused with vigie.yml:2 and its dotted field."""
+    with pytest.raises(ConfigurationError) as caught:
+        parse_config(f"vigie:\n  {section}\n", path="vigie.yml")
+    assert str(caught.value).startswith("vigie.yml:2: ")
+    assert message in str(caught.value)
+
+
+def test_sections_read() -> None:
+    """Thresholds, for_scale, external_url, retry and quality settings are read."""
+    settings = parse_config(
+        "vigie:\n  alerting: {external_url: 'http://v:1/', retry: {max_backoff: 5s}}\n"
+        "  rule_packs: {ai: {thresholds: {http_error_ratio: [0.01, 0.02]}, for_scale: 0.5}}\n"
+        "  quality: {enabled: false, check_interval: 10s}\n"
+    ).vigie
+    assert (settings.alerting.external_url, settings.alerting.retry_max_ms) == ("http://v:1", 5000)
+    assert settings.ai_pack.enabled
+    assert settings.ai_pack.thresholds.http_error_ratio == (0.01, 0.02)
+    assert settings.ai_pack.for_scale == 0.5
+    assert (settings.quality.enabled, settings.quality.check_interval_ms) == (False, 10_000)
+
+
+def test_for_scale_scales_every_for() -> None:
+    """for_scale multiplies each rule's for; scale 1 is the pack's own text."""
+    assert render_pack(AIPackSettings(enabled=True)) == render_ai_pack()
+    normal = yaml.safe_load(render_ai_pack())
+    scaled = yaml.safe_load(render_pack(AIPackSettings(enabled=True, for_scale=0.1)))
+    fors = [(r["for"]) for g in scaled["groups"] for r in g["rules"] if "for" in r]
+    assert len(fors) == sum(1 for g in normal["groups"] for r in g["rules"] if "for" in r)
+    target_down = next(
+        r for g in scaled["groups"] for r in g["rules"] if r.get("alert") == "TargetDown"
+    )
+    assert target_down["for"] == "6000ms"
+
+
+def test_reload_applies_routing_and_pack(tmp_path: Path) -> None:
+    """POST /-/reload switches the receivers and turns the AI pack on and off."""
+    with (
+        WebhookSink() as sink,
+        running_vigie(ROUTED.format(pack="false", url=f"{sink.url}/old"), tmp_path) as url,
+    ):
+
+        def groups() -> list[str]:
+            data = httpx.get(f"{url}/api/v1/rules", timeout=5).json()["data"]
+            return [group["name"] for group in data["groups"]]
+
+        assert groups() == []
+        alert = [{"labels": {"alertname": "A"}}]
+        httpx.post(f"{url}/api/v2/alerts", json=alert, timeout=5)
+        sink.wait_for(1, prefix="/old")
+        (tmp_path / "vigie.yml").write_text(ROUTED.format(pack="true", url=f"{sink.url}/new"))
+        assert httpx.post(f"{url}/-/reload", timeout=10).status_code == 200
+        assert "vigie-ai-http" in groups()
+        assert (tmp_path / "data" / "rule_packs" / "ai.rules.yml").is_file()
+        httpx.post(f"{url}/api/v2/alerts", json=[{"labels": {"alertname": "B"}}], timeout=5)
+        assert len(sink.wait_for(1, prefix="/new")) == 1
+        (tmp_path / "vigie.yml").write_text(ROUTED.format(pack="false", url=f"{sink.url}/new"))
+        assert httpx.post(f"{url}/-/reload", timeout=10).status_code == 200
+        assert groups() == []
