@@ -606,7 +606,9 @@ class _Reader:
     def vigie(self, node: yaml.Node, field: str) -> VigieSettings:
         from vigie.server.alerting_config import SECTIONS, alerting_sections
 
+        # remote_write and stack are read by `vigie stack export` only (the production path).
         keys = {"storage", "self_monitoring", "collectors", "telemetry", "security", *SECTIONS}
+        keys |= {"remote_write", "stack"}
         values = self.fields(node, field, keys)
         storage = StorageSettings()
         if "storage" in values:

@@ -25,6 +25,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -42,6 +43,8 @@ from vigie.server.collectors.host import (
 from vigie.server.collectors.postgres import PostgresCollector, PostgresTarget
 
 __all__ = ["build_collectors"]
+
+logger = logging.getLogger("vigie.server")
 
 _SECTION = "collectors"
 _HOST_KEYS = {
@@ -64,13 +67,20 @@ def build_collectors(config_section: Mapping[str, Any] | None) -> list[Collector
         return []
     if not isinstance(config_section, Mapping):
         raise ConfigurationError("must be a mapping", field=_SECTION)
-    unknown = set(config_section) - {"host", "postgres"}
+    # ``container`` (cAdvisor) is read by `vigie stack export` only: the embedded server does not
+    # collect container metrics, and says so instead of refusing a config shared with the export.
+    unknown = set(config_section) - {"host", "postgres", "container"}
     if unknown:
         raise ConfigurationError(
-            f"unknown collector {sorted(unknown)[0]!r}; known: host, postgres",
+            f"unknown collector {sorted(unknown)[0]!r}; known: host, postgres, container",
             field=f"{_SECTION}.{sorted(unknown)[0]}",
         )
     collectors: list[Collector] = []
+    if config_section.get("container"):
+        logger.warning(
+            "collectors.container is used by `vigie stack export` (cAdvisor); the embedded server "
+            "does not collect container metrics"
+        )
     host = config_section.get("host")
     if host is not None:
         collector = _host(host)
