@@ -61,3 +61,33 @@ def test_gettable_alert_shape() -> None:
     shape = gettable_alert(alert, now=NOW, receivers=["hook"], silenced_by=["s1"], inhibited=False)
     assert shape["status"] == {"state": "suppressed", "silencedBy": ["s1"], "inhibitedBy": []}
     assert shape["receivers"] == [{"name": "hook"}]
+
+
+def test_inhibited_alert_names_its_inhibitor() -> None:
+    """inhibitedBy lists the fingerprints of the firing alerts that inhibit, as Alertmanager."""
+    from vigie.notify.config import parse_routing_config
+    from vigie.notify.dispatcher import Dispatcher
+
+    config = parse_routing_config(
+        "route: {receiver: r}\nreceivers: [{name: r}]\n"
+        "inhibit_rules: [{source_matchers: [severity=critical],"
+        " target_matchers: [severity=warning], equal: [service]}]\n"
+    )
+    dispatcher = Dispatcher(config, emit=lambda notification: None)
+    ends = NOW + timedelta(hours=1)
+    times = {"starts_at": NOW, "ends_at": ends, "updated_at": NOW}
+    critical = Alert({"alertname": "A", "severity": "critical", "service": "faq"}, **times)
+    warning = Alert({"alertname": "A", "severity": "warning", "service": "faq"}, **times)
+    other = Alert({"alertname": "A", "severity": "warning", "service": "cv"}, **times)
+    dispatcher.receive([critical, warning, other], NOW)
+    assert dispatcher.suppression(warning, NOW) == ([], [critical.fingerprint])
+    assert dispatcher.suppression(other, NOW) == ([], [])
+    shape = gettable_alert(
+        warning,
+        now=NOW,
+        receivers=["r"],
+        silenced_by=[],
+        inhibited=True,
+        inhibited_by=[critical.fingerprint],
+    )
+    assert shape["status"]["inhibitedBy"] == [critical.fingerprint]

@@ -92,6 +92,41 @@ def test_restart_resumes_queued_delivery(tmp_path: Path) -> None:
     second.stop()
 
 
+def test_group_order_survives_an_outage(tmp_path: Path) -> None:
+    """After an outage, a group's firing message is delivered before its resolved message."""
+    clock = FakeClock(T0.timestamp())
+    notifier = FaultyNotifier(down=True)
+    service = NotificationService(
+        parse_routing_config(CONFIG),
+        data_dir=tmp_path,
+        clock=clock,
+        notifier_factory=lambda integration: notifier,
+        retry_policy=RetryPolicy(base=timedelta(seconds=1), cap=timedelta(minutes=10)),
+    )
+    start = clock_time(clock)
+    service.receive([_alert("Down", start)])
+    clock.advance(10)
+    service.flush_due()
+    # The firing message keeps failing until its next attempt is minutes away.
+    while notifier.attempts < 9:
+        clock.advance(1)
+        service.deliver_due()
+    ended = clock_time(clock)
+    service.receive(
+        [Alert({"alertname": "Down"}, starts_at=start, ends_at=ended, updated_at=ended)]
+    )
+    clock.advance(60)
+    service.flush_due()  # queues the resolved message, due now, while the firing one waits
+    notifier.down = False
+    service.deliver_due()
+    assert notifier.sent == [], "the resolved message must wait for the firing one"
+    clock.advance(600)
+    service.deliver_due()
+    service.deliver_due()
+    assert [n.payload["status"] for n in notifier.sent] == ["firing", "resolved"]
+    service.stop()
+
+
 def test_backoff_grows_and_is_capped() -> None:
     """Delays double from the base, with jitter, and never exceed the cap."""
     import random

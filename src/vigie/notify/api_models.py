@@ -81,9 +81,10 @@ def gettable_alert(
     receivers: list[str],
     silenced_by: list[str],
     inhibited: bool,
+    inhibited_by: list[str] | None = None,
 ) -> dict[str, Any]:
     """Alertmanager's ``GettableAlert``: the alert, its receivers and why it is suppressed."""
-    suppressed = bool(silenced_by) or inhibited
+    suppressed = bool(silenced_by) or inhibited or bool(inhibited_by)
     return {
         "labels": dict(alert.labels),
         "annotations": dict(alert.annotations),
@@ -96,6 +97,6 @@ def gettable_alert(
         "status": {
             "state": "suppressed" if suppressed else "active",
             "silencedBy": silenced_by,
-            "inhibitedBy": [],
+            "inhibitedBy": list(inhibited_by or []),
         },
     }

@@ -301,9 +301,14 @@ class Dispatcher:
 
     def mute_reasons(self, alert: Alert, now: datetime) -> tuple[list[str], bool]:
         """(silence ids, inhibited?) for an alert, for the alerts API and UI."""
+        silenced, inhibitors = self.suppression(alert, now)
+        return silenced, bool(inhibitors)
+
+    def suppression(self, alert: Alert, now: datetime) -> tuple[list[str], list[str]]:
+        """(silence ids, fingerprints of the inhibiting alerts) for an alert."""
         with self._lock:
-            inhibited = self._inhibitor.mutes(alert.labels, self._active(), now)
-        return self.silences.silenced_by(alert.labels, now), inhibited
+            inhibitors = self._inhibitor.inhibited_by(alert.labels, self._active(), now)
+        return self.silences.silenced_by(alert.labels, now), inhibitors
 
 
 def _overlaps(old: Alert, new: Alert) -> bool:

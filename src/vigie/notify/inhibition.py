@@ -39,6 +39,18 @@ class Inhibitor:
 
     def mutes(self, labels: dict[str, str], alerts: Iterable[Alert], now: datetime) -> bool:
         """Whether an alert with ``labels`` is inhibited by one of ``alerts`` at ``now``."""
+        return bool(self.inhibited_by(labels, alerts, now, first_only=True))
+
+    def inhibited_by(
+        self,
+        labels: dict[str, str],
+        alerts: Iterable[Alert],
+        now: datetime,
+        *,
+        first_only: bool = False,
+    ) -> list[str]:
+        """Fingerprints of the firing alerts that inhibit an alert with ``labels`` at ``now``."""
+        found: list[str] = []
         sources = None
         for rule in self.rules:
             if not matches_all(rule.target_matchers, labels):
@@ -52,5 +64,8 @@ class Inhibitor:
                 if not matches_all(rule.source_matchers, source.labels):
                     continue
                 if all(source.labels.get(name, "") == labels.get(name, "") for name in rule.equal):
-                    return True
-        return False
+                    if source.fingerprint not in found:
+                        found.append(source.fingerprint)
+                    if first_only:
+                        return found
+        return found

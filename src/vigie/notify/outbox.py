@@ -50,11 +50,25 @@ CREATE TABLE IF NOT EXISTS outbox (
     delivered_at REAL
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt);
+CREATE INDEX IF NOT EXISTS outbox_queue
+    ON outbox (receiver, kind, integration_index, group_key, state, id);
 """
+# Only the oldest pending notification of each (receiver, integration, group) may be sent: a
+# group's messages arrive in order even after an outage (never "resolved" before "firing").
 _SELECT_DUE = """
 SELECT id, receiver, kind, integration_index, send_resolved, settings, group_key, payload, title,
        body, created_at, attempts, state, last_error, delivered_at
-FROM outbox WHERE state = 'pending' AND next_attempt <= ? ORDER BY id LIMIT ?
+FROM outbox AS o WHERE o.state = 'pending' AND o.next_attempt <= ?
+AND o.id = (SELECT MIN(h.id) FROM outbox AS h WHERE h.state = 'pending' AND h.receiver = o.receiver
+            AND h.kind = o.kind AND h.integration_index = o.integration_index
+            AND h.group_key = o.group_key)
+ORDER BY o.id LIMIT ?
+"""
+_NEXT_ATTEMPT = """
+SELECT MIN(o.next_attempt) FROM outbox AS o WHERE o.state = 'pending'
+AND o.id = (SELECT MIN(h.id) FROM outbox AS h WHERE h.state = 'pending' AND h.receiver = o.receiver
+            AND h.kind = o.kind AND h.integration_index = o.integration_index
+            AND h.group_key = o.group_key)
 """
 _SELECT_RECENT = """
 SELECT id, receiver, kind, integration_index, send_resolved, settings, group_key, payload, title,
@@ -149,15 +163,13 @@ class Outbox:
         return cursor.rowcount == 1
 
     def due(self, now: datetime, limit: int = 100) -> list[DeliveryRecord]:
-        """Pending notifications whose next attempt is due, oldest first."""
+        """Pending notifications whose next attempt is due, oldest first, one per group queue."""
         return self._select(_SELECT_DUE, (now.timestamp(), limit))
 
     def next_attempt(self) -> datetime | None:
         """When the earliest pending notification is due (None when nothing is pending)."""
         with self._lock:
-            row = self._connection.execute(
-                "SELECT MIN(next_attempt) FROM outbox WHERE state = 'pending'"
-            ).fetchone()
+            row = self._connection.execute(_NEXT_ATTEMPT).fetchone()
         return None if row[0] is None else _moment(row[0])
 
     def delivered(self, record_id: int, now: datetime) -> None:

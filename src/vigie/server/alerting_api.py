@@ -146,7 +146,8 @@ def routes(server: Server) -> list[tuple[str, Handler, list[str]]]:
             receivers = _receivers(notifications, alert.labels)
             if receiver_re is not None and not any(receiver_re.match(r) for r in receivers):
                 continue
-            silenced_by, inhibited = notifications.dispatcher.mute_reasons(alert, now)
+            silenced_by, inhibited_by = notifications.dispatcher.suppression(alert, now)
+            inhibited = bool(inhibited_by)
             if (
                 (silenced_by and not show["silenced"])
                 or (inhibited and not show["inhibited"])
@@ -160,6 +161,7 @@ def routes(server: Server) -> list[tuple[str, Handler, list[str]]]:
                     receivers=receivers,
                     silenced_by=silenced_by,
                     inhibited=inhibited,
+                    inhibited_by=inhibited_by,
                 )
             )
         return sorted(found, key=lambda item: str(item["fingerprint"]))
