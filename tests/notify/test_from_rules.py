@@ -79,3 +79,34 @@ def test_same_alert_as_alertmanager_builds_from_the_wire() -> None:
         direct.labels, direct.annotations, direct.starts_at, direct.ends_at, direct.generator_url,
     )  # fmt: skip
     assert wire.timeout == direct.timeout
+
+
+def test_value_reaches_the_message_text() -> None:
+    """The rule's current value is shown in the chat and e-mail text, not in the webhook JSON."""
+    from datetime import UTC, datetime
+
+    from vigie.notify.payload import default_body, webhook_payload
+    from vigie.rules.alerting import Alert as RuleAlert
+    from vigie.rules.alerting import AlertState
+
+    rule_alert = RuleAlert(
+        {"alertname": "LLMErrorRatioHigh", "severity": "warning"},
+        {"summary": "errors"},
+        AlertState.FIRING,
+        0.23456,
+        active_at=0,
+        fired_at=60_000,
+        valid_until=300_000,
+    )
+    (alert,) = notifier_alerts("x > 0.1", [rule_alert], "http://vigie")
+    now = datetime(1970, 1, 1, 0, 2, tzinfo=UTC)
+    assert "  value: 0.2346" in default_body([alert], now=now)
+    payload = webhook_payload(
+        receiver="r",
+        group_key_text="k",
+        group_labels={},
+        alerts=[alert],
+        now=now,
+        external_url="http://vigie",
+    )
+    assert "value" not in payload["alerts"][0]

@@ -87,6 +87,9 @@ class Alert:
     updated_at: datetime = ZERO_TIME
     #: True when ``ends_at`` was not given by the sender but set from ``resolve_timeout``.
     timeout: bool = False
+    #: The rule's current value when the alert comes from vigie's own rules (shown in chat and
+    #: e-mail text; not part of Alertmanager's payload, which has no such field).
+    value: float | None = None
 
     @property
     def fingerprint(self) -> str:

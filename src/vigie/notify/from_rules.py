@@ -59,6 +59,7 @@ def notifier_alert(
         ends_at=_time(ends) if ends is not None else ZERO_TIME,
         generator_url=generator,
         updated_at=now or datetime.now(UTC),
+        value=alert.value,
     )
 
 

@@ -131,6 +131,8 @@ def default_body(
         if severity:
             lines.append(f"  severity: {severity}")
         value = alert.annotations.get("value")
+        if not value and alert.value is not None:
+            value = f"{alert.value:.4g}"
         if value:
             lines.append(f"  value: {value}")
         lines.append(f"  since: {format_time(alert.starts_at)}")
