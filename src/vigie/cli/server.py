@@ -81,6 +81,9 @@ def run(arguments: argparse.Namespace) -> int:
     host, port = parse_listen(arguments.listen)
     options = ServerOptions(data_dir=data_dir, config_path=config_path, host=host, port=port)
     server = Server(options)
+    from vigie.server.security import check_listen_address  # refuse before saying "listening"
+
+    check_listen_address(server.config.vigie.security, host)
     logging.getLogger("vigie.server").info(
         "vigie server listening on http://%s:%d (data: %s, config: %s)",
         host, port, data_dir, config_path or "none",

@@ -25,6 +25,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
+from hmac import compare_digest
+from ipaddress import ip_address, ip_network
 from time import perf_counter
 from typing import Any
 
@@ -74,6 +76,12 @@ class MiddlewareConfig:
     - ``exemplars``: attach the trace of the current span to latency observations even when
       vigie's tracing is off (another OpenTelemetry setup made the span). With vigie's tracing on,
       exemplars are always attached; asking the OpenTelemetry context costs about 1 µs.
+    - ``endpoint_token``: when set, ``/metrics`` and ``/health*`` answer 401 unless the request
+      carries ``Authorization: Bearer <token>`` (compared in constant time); for apps whose
+      port is reachable beyond the internal network. Prometheus sends it with
+      ``authorization: {credentials: ...}``.
+    - ``endpoint_allow``: client networks (``10.0.0.0/8``, ``127.0.0.1``) allowed to reach
+      ``/metrics`` and ``/health*``; others get 403. Both may be combined (both must pass).
     """
 
     registry: CollectorRegistry | None = None
@@ -84,6 +92,8 @@ class MiddlewareConfig:
     request_id: bool = True
     route_resolver: Callable[[Scope], str | None] | None = None
     exemplars: bool = False
+    endpoint_token: str | None = None
+    endpoint_allow: Iterable[str] | None = None
     exact_excluded: frozenset[str] = field(init=False)
     prefix_excluded: tuple[str, ...] = field(init=False)
 
@@ -110,6 +120,34 @@ class MiddlewareConfig:
             self, "exact_excluded", frozenset(p for p in paths if not p.endswith("*"))
         )
         object.__setattr__(self, "prefix_excluded", tuple(p[:-1] for p in paths if p.endswith("*")))
+        if self.endpoint_token is not None and (
+            not isinstance(self.endpoint_token, str) or len(self.endpoint_token) < 16
+        ):
+            raise InstrumentationError("endpoint_token must be a string of at least 16 characters")
+        if isinstance(self.endpoint_allow, str):
+            raise InstrumentationError("endpoint_allow must be a list of networks, not a string")
+        try:
+            networks = tuple(ip_network(n, strict=False) for n in self.endpoint_allow or ())
+        except (TypeError, ValueError) as error:
+            raise InstrumentationError(f"endpoint_allow: {error}") from None
+        object.__setattr__(
+            self, "endpoint_allow", networks if self.endpoint_allow is not None else None
+        )
+
+    def endpoint_refusal(self, client: str | None, authorization: str) -> int:
+        """0 when ``/metrics`` or ``/health`` may answer this client, else 401 or 403."""
+        if self.endpoint_allow is not None:
+            try:
+                address = ip_address(client or "")
+            except ValueError:
+                return 403
+            if not any(address in network for network in self.endpoint_allow):  # type: ignore[operator]
+                return 403
+        if self.endpoint_token is not None:
+            expected = f"Bearer {self.endpoint_token}".encode()
+            if not compare_digest(authorization.encode("latin-1", "replace"), expected):
+                return 401
+        return 0
 
     def excluded(self, path: str) -> bool:
         """True when requests to ``path`` are not recorded."""
@@ -303,6 +341,16 @@ class VigieMiddleware:
     async def _answered(self, path: str, scope: Scope, send: Send) -> bool:
         """Answer ``/metrics`` or a health path; False when the app should handle the request."""
         try:
+            client = scope.get("client")
+            refusal = self.config.endpoint_refusal(
+                client[0] if client else None, _Headers(scope["headers"]).get("authorization", "")
+            )
+            if refusal:
+                await send({"type": "http.response.start", "status": refusal, "headers": [
+                    (b"content-type", b"text/plain"), (b"www-authenticate", b"Bearer"),
+                ]})  # fmt: skip
+                await send({"type": "http.response.body", "body": b"access denied\n"})
+                return True
             if path == self.config.metrics_path:
                 headers = _Headers(scope["headers"])
                 rendered = render_metrics(

@@ -108,6 +108,15 @@ class VigieWSGIMiddleware:
         self, path: str, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> list[bytes] | None:
         try:
+            refusal = self.config.endpoint_refusal(
+                environ.get("REMOTE_ADDR"), environ.get("HTTP_AUTHORIZATION", "")
+            )
+            if refusal:
+                start_response(
+                    "401 Unauthorized" if refusal == 401 else "403 Forbidden",
+                    [("Content-Type", "text/plain"), ("WWW-Authenticate", "Bearer")],
+                )
+                return [b"access denied\n"]
             if path == self.config.metrics_path:
                 rendered = render_metrics(
                     self.config.registry,
