@@ -85,7 +85,11 @@ def load_yaml(text: str, *, source: str = "<string>") -> Any:
 
     Syntax errors become :class:`~vigie.exceptions.ConfigurationError` naming ``source`` and line.
     """
-    loader = _Loader(text)
+    try:
+        # The reader checks the characters as soon as the loader is built.
+        loader = _Loader(text)
+    except yaml.YAMLError as error:
+        raise ConfigurationError(f"invalid YAML: {error}", path=source) from None
     loader.name = source
     try:
         return loader.get_single_data()

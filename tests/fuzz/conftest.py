@@ -26,7 +26,7 @@ MEMORY_GROWTH_BYTES = 512 << 20
 
 COUNTS: Counter[str] = Counter()
 #: Known bugs hit (tolerated so the rest of the target keeps being fuzzed; each has a strict
-#: xfail regression test in test_known_bugs.py that turns red once the bug is fixed).
+#: regression test in test_parser_regressions.py once fixed).
 FINDINGS: Counter[str] = Counter()
 
 

@@ -241,6 +241,24 @@ class _Builder:
             raise self.fail(f"{where}: expected a mapping", parent, key)
         return value
 
+    def sequence(self, container: LineDict, key: str, where: str) -> list[Any]:
+        """``container[key]`` as a list (absent or null: empty); anything else is an error."""
+        value = container.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.fail(f"{where}.{key}: expected a list", container, key)
+        return value
+
+    def submapping(self, container: LineDict, key: str, where: str) -> dict[Any, Any]:
+        """``container[key]`` as a mapping (absent or null: empty); anything else is an error."""
+        value = container.get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(f"{where}.{key}: expected a mapping", container, key)
+        return value
+
     def known(self, mapping: LineDict, allowed: set[str], where: str) -> None:
         for key in mapping:
             if key not in allowed:
@@ -301,7 +319,7 @@ class _Builder:
         if raw.get("receiver"):
             node.receiver = str(raw["receiver"])
         if "group_by" in raw:
-            labels = [str(item) for item in raw["group_by"] or []]
+            labels = [str(item) for item in self.sequence(raw, "group_by", where)]
             node.group_by_all = "..." in labels
             if node.group_by_all and len(labels) > 1:
                 raise self.fail(f"{where}.group_by: '...' must be alone", raw, "group_by")
@@ -315,11 +333,13 @@ class _Builder:
                 setattr(node, key, self.duration(raw, key, where, allow_zero=False))
         node.matchers = self.route_matchers(raw, where)
         node.continue_matching = bool(raw.get("continue", False))
-        node.mute_time_intervals = tuple(str(v) for v in raw.get("mute_time_intervals") or ())
-        node.active_time_intervals = tuple(str(v) for v in raw.get("active_time_intervals") or ())
-        children = raw.get("routes") or []
-        if not isinstance(children, list):
-            raise self.fail(f"{where}.routes: expected a list", raw, "routes")
+        node.mute_time_intervals = tuple(
+            str(v) for v in self.sequence(raw, "mute_time_intervals", where)
+        )
+        node.active_time_intervals = tuple(
+            str(v) for v in self.sequence(raw, "active_time_intervals", where)
+        )
+        children = self.sequence(raw, "routes", where)
         for position, child in enumerate(children):
             child_where = f"{where}.routes[{position}]"
             child_raw = self.mapping(child, child_where, children, position)
@@ -328,12 +348,15 @@ class _Builder:
 
     def route_matchers(self, raw: LineDict, where: str) -> list[Matcher]:
         found: list[Matcher] = []
+        match = self.submapping(raw, "match", where)
+        match_re = self.submapping(raw, "match_re", where)
+        texts = self.sequence(raw, "matchers", where)
         try:
-            for name, value in (raw.get("match") or {}).items():
+            for name, value in match.items():
                 found.append(Matcher(str(name), "=", str(value)))
-            for name, value in (raw.get("match_re") or {}).items():
+            for name, value in match_re.items():
                 found.append(parse_matcher(f"{name}=~{_quote(str(value))}"))
-            for text in raw.get("matchers") or []:
+            for text in texts:
                 found.extend(parse_matchers(str(text)))
         except RoutingConfigError as error:
             key = "matchers" if "matchers" in raw else "match_re"
@@ -341,9 +364,7 @@ class _Builder:
         return found
 
     def receivers(self, top: LineDict, global_section: LineDict) -> dict[str, Receiver]:
-        raw_list = top.get("receivers") or []
-        if not isinstance(raw_list, list):
-            raise self.fail("receivers: expected a list", top, "receivers")
+        raw_list = self.sequence(top, "receivers", "config")
         receivers: dict[str, Receiver] = {}
         for position, item in enumerate(raw_list):
             where = f"receivers[{position}]"
@@ -356,7 +377,7 @@ class _Builder:
                 raise self.fail(f"notification config name {name!r} is not unique", raw, "name")
             receiver = Receiver(name)
             for key, kind in _INTEGRATION_KEYS.items():
-                for index, settings in enumerate(raw.get(key) or []):
+                for index, settings in enumerate(self.sequence(raw, key, where)):
                     integration_where = f"{where}.{key}[{index}]"
                     settings_map = self.mapping(settings, integration_where, raw, key)
                     receiver.integrations.append(
@@ -394,7 +415,7 @@ class _Builder:
 
     def inhibit_rules(self, top: LineDict) -> list[InhibitRule]:
         rules: list[InhibitRule] = []
-        raw_list = top.get("inhibit_rules") or []
+        raw_list = self.sequence(top, "inhibit_rules", "config")
         for position, item in enumerate(raw_list):
             where = f"inhibit_rules[{position}]"
             raw = self.mapping(item, where, raw_list, position)
@@ -410,13 +431,14 @@ class _Builder:
             self.known(raw, allowed, where)
             try:
                 sides = {side: self.side_matchers(raw, side) for side in ("source", "target")}
-            except RoutingConfigError as error:
-                raise self.fail(f"{where}: {error.message}", raw) from None
+            except (RoutingConfigError, AttributeError, TypeError) as error:
+                message = getattr(error, "message", "matchers: expected a mapping or a list")
+                raise self.fail(f"{where}: {message}", raw) from None
             rules.append(
                 InhibitRule(
                     source_matchers=sides["source"],
                     target_matchers=sides["target"],
-                    equal=tuple(str(label) for label in raw.get("equal") or ()),
+                    equal=tuple(str(label) for label in self.sequence(raw, "equal", where)),
                 )
             )
         return rules
@@ -433,7 +455,7 @@ class _Builder:
     def time_intervals(self, top: LineDict) -> dict[str, list[TimeInterval]]:
         intervals: dict[str, list[TimeInterval]] = {}
         for key in ("time_intervals", "mute_time_intervals"):
-            raw_list = top.get(key) or []
+            raw_list = self.sequence(top, key, "config")
             for position, item in enumerate(raw_list):
                 where = f"{key}[{position}]"
                 raw = self.mapping(item, where, raw_list, position)
@@ -446,9 +468,11 @@ class _Builder:
                 try:
                     intervals[name] = [
                         TimeInterval.from_config(self.mapping(entry, where))
-                        for entry in raw.get("time_intervals") or []
+                        for entry in self.sequence(raw, "time_intervals", where)
                     ]
-                except RoutingConfigError as error:
+                except (RoutingConfigError, AttributeError, TypeError) as error:
+                    if not isinstance(error, RoutingConfigError):
+                        raise self.fail(f"{where}: invalid time interval", raw) from None
                     raise self.fail(f"{where}: {error.message}", raw, "time_intervals") from None
         return intervals
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -85,18 +86,31 @@ class Silence:
     @classmethod
     def from_api(cls, raw: dict[str, Any], now: datetime) -> Silence:
         """Build from an API v2 ``PostableSilence`` body; errors name the field."""
-        try:
-            matchers = [_matcher_from_api(item) for item in raw["matchers"]]
-            starts_at = parse_time(raw["startsAt"]) if raw.get("startsAt") else now
-            ends_at = parse_time(raw["endsAt"])
-        except KeyError as error:
-            raise RoutingConfigError(f"silence: missing field {error.args[0]}") from None
-        except (TypeError, ValueError) as error:
-            raise RoutingConfigError(f"silence: {error}") from None
+        if not isinstance(raw, dict):
+            raise RoutingConfigError("silence: expected a JSON object")
+        items = raw.get("matchers")
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise RoutingConfigError("silence: matchers: expected a list of objects")
+        times: dict[str, datetime | None] = {}
+        for key in ("startsAt", "endsAt"):
+            value = raw.get(key)
+            if value is None or value == "":
+                times[key] = None
+                continue
+            if not isinstance(value, str):
+                raise RoutingConfigError(f"silence: {key}: expected an RFC 3339 timestamp")
+            try:
+                times[key] = parse_time(value)
+            except ValueError:
+                raise RoutingConfigError(f"silence: {key}: invalid timestamp {value!r}") from None
+        ends_at = times["endsAt"]
+        if ends_at is None:
+            raise RoutingConfigError("silence: missing field endsAt")
+        matchers = [_matcher_from_api(item) for item in items]
         return cls(
             id=str(raw.get("id") or ""),
             matchers=matchers,
-            starts_at=starts_at,
+            starts_at=times["startsAt"] or now,
             ends_at=ends_at,
             created_by=str(raw.get("createdBy", "")),
             comment=str(raw.get("comment", "")),
@@ -105,9 +119,19 @@ class Silence:
 
 
 def _matcher_from_api(raw: dict[str, Any]) -> Matcher:
+    name, value = raw.get("name"), raw.get("value")
+    if not isinstance(name, str) or not name or not isinstance(value, str):
+        raise RoutingConfigError("silence: matchers: each needs a string name and value")
     is_regex, is_equal = bool(raw.get("isRegex")), bool(raw.get("isEqual", True))
     op: MatchOp = ("=~" if is_equal else "!~") if is_regex else ("=" if is_equal else "!=")
-    return Matcher(str(raw["name"]), op, str(raw["value"]))
+    if op in ("=~", "!~"):
+        try:
+            re.compile(value)
+        except re.error as error:
+            raise RoutingConfigError(
+                f"silence: invalid regular expression {value!r}: {error}"
+            ) from None
+    return Matcher(name, op, value)
 
 
 class SilenceStore:

@@ -210,6 +210,8 @@ def parse_rule_text(text: str, path: str = "<string>") -> tuple[RuleFile, list[R
         problem = error.problem or str(error)
         failure = RuleFileError(f"yaml: {problem}", path=path, line=line)
         return RuleFile(path, ()), [failure]
+    except yaml.YAMLError as error:  # e.g. a control character, found before any mark exists
+        return RuleFile(path, ()), [RuleFileError(f"yaml: {error}", path=path)]
     if root is None:
         return RuleFile(path, ()), []
     top = _fields(root, ("groups",), "rulefmt.RuleGroups", errors)
