@@ -112,11 +112,6 @@ def test_clock_jumps_keep_the_server_healthy_and_the_store_consistent(
     assert jumps["ordered"] is True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ScrapeLoop._run schedules with the wall clock (time.time): after a backwards "
-    "jump it sleeps for the size of the jump; Prometheus schedules with a monotonic ticker",
-)
 def test_scraping_goes_on_through_clock_jumps(jumps: dict[str, object]) -> None:
     """Every phase keeps about one scrape per second, without a catch-up burst."""
     scrapes = jumps["scrapes"]

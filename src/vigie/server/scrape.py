@@ -42,7 +42,7 @@ from vigie.server.exposition import ACCEPT_HEADER, ExpositionParser, MetricMetad
 from vigie.server.metrics import ServerMetrics
 from vigie.server.relabel import relabel
 from vigie.server.targets import Target
-from vigie.store.interface import STALE_NAN, Appender, Storage
+from vigie.store.interface import STALE_NAN, Appender, SeriesRef, Storage
 
 __all__ = ["ScrapeLoop", "merge_labels", "rejected_count"]
 
@@ -110,6 +110,8 @@ class ScrapeLoop:
         self.metadata: dict[str, MetricMetadata] = {}
         self._seen: dict[str, dict[str, str]] = {}  # series of the last successful scrape
         self._previous: dict[str, dict[str, str]] = {}  # series to mark stale if they vanish
+        #: The store's reference of each scraped series, by the parser's series key.
+        self._refs: dict[str, SeriesRef] = {}
         self._scraped = 0
         self._kept = 0
         self._task: asyncio.Task[None] | None = None
@@ -137,13 +139,17 @@ class ScrapeLoop:
         return (digest % interval) / 1000
 
     async def _run(self) -> None:
+        # The phase in the interval comes from the wall clock (so targets spread the same way
+        # after a restart); the ticking itself uses the monotonic clock, as Prometheus's ticker
+        # does, so a wall-clock jump neither stops scraping nor causes a burst.
         interval = self.target.scrape.scrape_interval_ms / 1000
-        now = self.clock()
-        next_at = now - (now % interval) + self.offset_seconds()
-        if next_at < now:
-            next_at += interval
+        wall = self.clock()
+        first = wall - (wall % interval) + self.offset_seconds()
+        if first < wall:
+            first += interval
+        next_at = time.monotonic() + (first - wall)
         while not self._stopping:
-            await asyncio.sleep(max(0.0, next_at - self.clock()))
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
             if self._stopping:
                 break
             try:
@@ -151,7 +157,7 @@ class ScrapeLoop:
             except Exception:  # a bug must not kill the loop: log it and keep scraping
                 logger.exception("scrape of %s failed unexpectedly", self.target.url)
             next_at += interval
-            now = self.clock()
+            now = time.monotonic()
             if next_at < now:  # fell behind: skip missed slots rather than bursting
                 next_at += interval * ((now - next_at) // interval + 1)
 
@@ -299,15 +305,20 @@ class ScrapeLoop:
         append = appender.append
         plain = not relabeled and not (result.has_timestamps and scrape.honor_timestamps)
         if plain and len(series) == len(samples):
-            # The common case: each series once, all stored at the scrape's time.
+            # The common case: each series once, all stored at the scrape's time, through the
+            # store's series refs kept across scrapes (no label-set lookup per sample).
             current = series
-            for _, labels, value, _ in samples:
-                try:
-                    append(labels, timestamp, value)
-                except DuplicateSampleError:
-                    duplicates += 1
-                except OutOfOrderSampleError:
-                    out_of_order += 1
+            refs = self._refs
+            if len(refs) > 2 * len(series):
+                refs = self._refs = {key: refs[key] for key in series.keys() & refs.keys()}
+            get = refs.get
+            batch = [get(key) for key, _, _, _ in samples]
+            if None in batch:  # series new to this loop: resolve them once
+                ref_of = appender.ref
+                for index, (key, labels, _, _) in enumerate(samples):
+                    if batch[index] is None:
+                        batch[index] = refs[key] = ref_of(labels)
+            appender.append_refs(batch, timestamp, [value for _, _, value, _ in samples])
         else:
             current = {}
             appended: set[str] = set()
