@@ -2,22 +2,33 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+STAMP := $(VENV)/.installed-dev
+DEMO_STAMP := $(VENV)/.installed-all
 
-.PHONY: demo test check lint typecheck format bench install system-deps clean
+.PHONY: demo test check lint typecheck format bench install install-demo system-deps clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+
+# Everything, for tests, checks and benchmarks (includes the peers the benchmarks measure).
+$(STAMP): pyproject.toml $(VENV)/bin/python
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@ $(DEMO_STAMP)
+
+# What the demo runs on: the SDK with every integration, and the server (no test tooling).
+$(DEMO_STAMP): pyproject.toml $(VENV)/bin/python
+	$(BIN)/python -m pip install -q -e '.[all]'
 	touch $@
 
 install: $(STAMP)
 
+install-demo: $(DEMO_STAMP)
+
 system-deps:
 	bash scripts/install-system-deps.sh
 
-demo: install
+demo: install-demo
 	$(BIN)/vigie demo
 
 test: install system-deps
