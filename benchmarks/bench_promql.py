@@ -107,10 +107,9 @@ def load_vigie(
     for begin in range(0, count, chunk):
         appender = storage.appender()
         for labels, timestamps, values in series:
-            part_t = timestamps[begin : begin + chunk].tolist()
-            part_v = values[begin : begin + chunk].tolist()
-            for timestamp, value in zip(part_t, part_v, strict=True):
-                appender.append(labels, timestamp, value)
+            appender.append_many(
+                labels, timestamps[begin : begin + chunk], values[begin : begin + chunk]
+            )
         appender.commit()
     if store == "disk":
         storage.flush()

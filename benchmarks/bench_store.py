@@ -11,7 +11,7 @@ Measured, side by side:
 * bytes per sample on disk: vigie blocks after ``flush()`` (compacted up to 24 h blocks) / the
   blocks ``promtool tsdb create-blocks-from openmetrics`` writes (2 h blocks; their index is a
   larger share), and the chunk files alone (the sample encoding, without any index);
-* ingest CPU per million samples: vigie's ``append``/``commit`` (one commit per target scrape,
+* ingest CPU per million samples: vigie's ``append_refs``/``commit`` (one commit per target scrape,
   WAL with the chosen fsync policy) / Prometheus's own process CPU while receiving samples
   through its remote-write receiver (protobuf + snappy decoding included; the memory workload),
   and promtool's CPU for the OpenMetrics import (text parsing included);
@@ -262,13 +262,17 @@ def scrapes(segments: list[Segment], steps: int) -> Iterator[tuple[Segment, int]
 
 
 def vigie_ingest(storage: DiskStorage, segments: list[Segment], steps: int) -> float:
-    """Ingest scrape by scrape (one commit per target scrape); returns CPU seconds."""
+    """Ingest scrape by scrape (one commit per target scrape), through series refs kept per
+    target as the scrape loop does (``ref`` once, then ``append_refs``); returns CPU seconds."""
     started = time.process_time()
+    refs: dict[int, list[object]] = {}
     for segment, row in scrapes(segments, steps):
         appender = storage.appender()
         t = int(segment.timestamps[row])
-        for labels, value in zip(segment.labels, segment.values[row].tolist(), strict=True):
-            appender.append(labels, t, value)
+        batch = refs.get(id(segment))
+        if batch is None:
+            batch = refs[id(segment)] = [appender.ref(labels) for labels in segment.labels]
+        appender.append_refs(batch, t, segment.values[row].tolist())
         appender.commit()
     return time.process_time() - started
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from vigie.exceptions import QueryError, QueryLimitError, QueryTimeoutError
 from vigie.query import Engine, InstantVector, Matrix, Scalar, String
 from vigie.store.interface import STALE_NAN
 from vigie.store.memory import MemoryStorage
+from vigie.store.tsdb import DiskStorage
 
 MINUTE = 60_000
 
@@ -191,3 +193,44 @@ def test_window_batching_does_not_change_results(
         for ours, theirs in zip(result.series, reference.series, strict=True):
             assert ours.timestamps.tolist() == theirs.timestamps.tolist()
             np.testing.assert_allclose(ours.values, theirs.values, rtol=1e-12)
+
+
+def test_range_functions_skip_staleness_markers_only_where_present() -> None:
+    """Among many series, markers are dropped from the marked ones; others are read whole."""
+    store = MemoryStorage()
+    appender = store.appender()
+    for index in range(5):
+        labels = {"__name__": "gauge", "i": str(index)}
+        for minute in range(4):
+            marked = index in (1, 3) and minute == 2
+            appender.append(labels, minute * MINUTE, STALE_NAN if marked else float(index))
+    appender.commit()
+    result = Engine(store).instant("count_over_time(gauge[5m])", 3 * MINUTE)
+    assert isinstance(result, InstantVector)
+    counts = {sample.labels["i"]: sample.value for sample in result.samples}
+    assert counts == {"0": 4.0, "1": 3.0, "2": 4.0, "3": 3.0, "4": 4.0}
+
+
+def test_disk_store_range_query_equals_memory_store(tmp_path: Path) -> None:
+    """The same samples give the same range query result from blocks, head and memory."""
+    memory = MemoryStorage()
+    disk = DiskStorage(tmp_path, background=False, fsync="never")
+    try:
+        for store in (memory, disk):
+            appender = store.appender()
+            for minute in range(300):
+                for route in ("/a", "/b", "/c"):
+                    labels = {"__name__": "requests_total", "route": route}
+                    appender.append(labels, minute * MINUTE, float(minute * len(route)))
+            appender.commit()
+        disk.flush()  # most samples now in blocks, read through the chunk cache
+        query = 'sum by (route) (rate(requests_total{route=~"/a|/b"}[5m]))'
+        expected = Engine(memory).range(query, 60 * MINUTE, 299 * MINUTE, MINUTE)
+        for _ in range(2):  # the second read comes from the cache
+            got = Engine(disk).range(query, 60 * MINUTE, 299 * MINUTE, MINUTE)
+            assert [s.labels for s in got.series] == [s.labels for s in expected.series]
+            for ours, theirs in zip(got.series, expected.series, strict=True):
+                assert ours.timestamps.tolist() == theirs.timestamps.tolist()
+                assert ours.values.tolist() == theirs.values.tolist()
+    finally:
+        disk.close()

@@ -104,6 +104,20 @@ def test_for_scale_scales_every_for() -> None:
     assert target_down["for"] == "6000ms"
 
 
+def test_time_scale_compresses_windows_and_fors() -> None:
+    """time_scale in the config divides every for and range window of the pack."""
+    config = parse_config(
+        "vigie:\n  rule_packs:\n    ai: {enabled: true, time_scale: 10}\n", path="vigie.yml"
+    )
+    settings = config.vigie.ai_pack
+    assert settings.time_scale == 10
+    text = render_pack(settings)
+    assert text == render_ai_pack(time_scale=10)
+    assert "[5m]" not in text and "[30s]" in text
+    with pytest.raises(ConfigurationError, match="time_scale"):
+        parse_config("vigie:\n  rule_packs:\n    ai: {time_scale: 0.5}\n", path="vigie.yml")
+
+
 def test_reload_applies_routing_and_pack(tmp_path: Path) -> None:
     """POST /-/reload switches the receivers and turns the AI pack on and off."""
     with (

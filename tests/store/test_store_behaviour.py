@@ -220,3 +220,146 @@ def test_label_values_ignore_series_with_a_gap_over_the_range(make: Factory) -> 
     _write(storage, [({"__name__": "gap", "job": "b"}, 50, 1.0)])
     assert storage.querier().label_values("job", [], 40, 60) == ["b"]
     assert storage.querier().label_values("job", [], 0, 60) == ["a", "b"]
+
+
+def test_append_ref_stores_what_append_would(make: Factory) -> None:
+    """A ref from ``ref()`` appends to its series, across commits and appenders."""
+    storage = make()
+    appender = storage.appender()
+    ref = appender.ref({"__name__": "up", "job": "api"})
+    appender.append_ref(ref, 1_000, 1.0)
+    assert _dump(storage) == []
+    appender.commit()
+    later = storage.appender()
+    later.append_ref(ref, 2_000, STALE_NAN)
+    later.append({"job": "api", "__name__": "up"}, 3_000, 3.0)
+    later.commit()
+    [(labels, timestamps, values)] = _dump(storage)
+    assert labels == {"__name__": "up", "job": "api"}
+    assert timestamps == [1_000, 2_000, 3_000]
+    assert values[0] == 1.0
+    assert is_stale(values[1])
+    assert values[2] == 3.0
+
+
+def test_append_ref_rejections_and_rollback_match_append(make: Factory) -> None:
+    """Through refs, duplicates are refused at commit and rolled-back samples vanish."""
+    storage = make()
+    appender = storage.appender()
+    ref = appender.ref({"__name__": "up"})
+    appender.append_ref(ref, 1_000, 1.0)
+    appender.commit()
+    appender.append_ref(ref, 1_000, 2.0)
+    with pytest.raises(DuplicateSampleError):
+        appender.commit()
+    appender.append_ref(ref, 5_000, 5.0)
+    appender.rollback()
+    appender.commit()
+    assert _dump(storage) == [({"__name__": "up"}, [1_000], [1.0])]
+
+
+def test_append_ref_refuses_a_foreign_ref(make: Factory) -> None:
+    """Something that is not a ref of this store is refused with a StoreError."""
+    appender = make().appender()
+    with pytest.raises(StoreError, match="not a series reference"):
+        appender.append_ref("up", 1_000, 1.0)
+
+
+def test_append_many_stores_a_run_of_one_series(make: Factory) -> None:
+    """append_many stores every pair, from lists or numpy arrays, once committed."""
+    storage = make()
+    appender = storage.appender()
+    appender.append_many({"__name__": "x"}, [1_000, 2_000], [1.0, 2.0])
+    appender.append_many({"__name__": "x"}, np.array([3_000]), np.array([3.0]))
+    appender.append_many({"__name__": "x"}, [], [])
+    appender.commit()
+    assert _dump(storage) == [({"__name__": "x"}, [1_000, 2_000, 3_000], [1.0, 2.0, 3.0])]
+
+
+def test_append_many_refuses_mismatched_lengths(make: Factory) -> None:
+    """Two timestamps and one value is an error naming both counts; nothing is buffered."""
+    storage = make()
+    appender = storage.appender()
+    with pytest.raises(StoreError, match="2 timestamps but 1 values"):
+        appender.append_many({"__name__": "x"}, [1_000, 2_000], [1.0])
+    appender.commit()
+    assert _dump(storage) == []
+
+
+def test_append_many_out_of_order_run_is_validated_at_commit(make: Factory) -> None:
+    """A run going back in time is refused (default) for the older sample, the newer kept."""
+    storage = make()
+    appender = storage.appender()
+    appender.append_many({"__name__": "x"}, [2_000, 1_000], [2.0, 1.0])
+    with pytest.raises(OutOfOrderSampleError):
+        appender.commit()
+    assert _dump(storage) == [({"__name__": "x"}, [2_000], [2.0])]
+
+
+def test_selection_through_the_index_equals_checking_every_series(make: Factory) -> None:
+    """Every matcher kind, alone and combined, selects exactly the series a full scan would."""
+    storage = make()
+    rng = np.random.default_rng(7)
+    samples = []
+    for i in range(60):
+        labels = {"__name__": f"m{i % 3}", "job": f"j{i % 5}"}
+        if i % 4:
+            labels["env"] = ["prod", "dev", "test"][int(rng.integers(3))]
+        samples.append((labels, 1_000 + i, float(i)))
+    _write(storage, samples)
+    everything = _dump(storage)
+    cases = [
+        [Matcher("job", "=", "j1")],
+        [Matcher("env", "!=", "prod")],
+        [Matcher("env", "=~", "d.*|test")],
+        [Matcher("env", "!~", "prod|")],
+        [Matcher("env", "=", "")],
+        [
+            Matcher("__name__", "=", "m1"),
+            Matcher("env", "!~", "dev"),
+            Matcher("job", "=~", "j[12]"),
+        ],
+        [Matcher("job", "=", "nope")],
+    ]
+    for matchers in cases:
+        expected = [s for s in everything if all(m.matches(s[0].get(m.name, "")) for m in matchers)]
+        assert _dump(storage, matchers) == expected, matchers
+
+
+def test_selected_arrays_are_read_only_snapshots(make: Factory) -> None:
+    """A selected series does not change when more samples are committed later."""
+    storage = make()
+    _write(storage, [({"__name__": "x"}, 1_000, 1.0)])
+    [before] = storage.querier().select([], 0, 10_000)
+    _write(storage, [({"__name__": "x"}, 2_000, 2.0)])
+    assert before.timestamps.tolist() == [1_000]
+    [after] = storage.querier().select([], 0, 10_000)
+    assert after.timestamps.tolist() == [1_000, 2_000]
+
+
+def test_append_refs_stores_one_sample_per_series_at_one_time(make: Factory) -> None:
+    """A scrape's worth of refs and values lands as the same appends would, at one timestamp."""
+    storage = make()
+    appender = storage.appender()
+    refs = [appender.ref({"__name__": "up", "instance": name}) for name in ("b", "a")]
+    appender.append_refs(refs, 1_000, [1.0, 2.0])
+    appender.append_refs(refs, 2_000, [3, 4])
+    appender.append_refs([], 3_000, [])
+    appender.commit()
+    assert _dump(storage) == [
+        ({"__name__": "up", "instance": "a"}, [1_000, 2_000], [2.0, 4.0]),
+        ({"__name__": "up", "instance": "b"}, [1_000, 2_000], [1.0, 3.0]),
+    ]
+
+
+def test_append_refs_refuses_bad_input_and_buffers_nothing(make: Factory) -> None:
+    """Mismatched lengths or a foreign ref raise StoreError; nothing of that call is stored."""
+    storage = make()
+    appender = storage.appender()
+    ref = appender.ref({"__name__": "up"})
+    with pytest.raises(StoreError, match="2 refs but 1 values"):
+        appender.append_refs([ref, ref], 1_000, [1.0])
+    with pytest.raises(StoreError, match="not a series reference"):
+        appender.append_refs([ref, "up"], 1_000, [1.0, 2.0])
+    appender.commit()
+    assert _dump(storage) == []

@@ -361,3 +361,55 @@ def test_data_directory_is_locked_while_open(tmp_path: Path) -> None:
         DiskStorage(tmp_path, background=False)
     first.close()
     DiskStorage(tmp_path, background=False).close()
+
+
+def test_append_ref_survives_series_garbage_collection(tmp_path: Path) -> None:
+    """A ref kept while a head cut collected its series still appends to that series."""
+    with DiskStorage(tmp_path, background=False, fsync="never") as storage:
+        appender = storage.appender()
+        ref = appender.ref({"__name__": "rare"})
+        appender.append_ref(ref, START, 1.0)
+        appender.commit()
+        _fill(storage, 4, series=1)  # cuts the head: "rare" has no head samples left
+        later = storage.appender()
+        later.append_ref(ref, START + 5 * HOUR, 2.0)
+        later.commit()
+        [rare] = storage.querier().select([Matcher("__name__", "=", "rare")], 0, 2**62)
+        assert rare.values.tolist() == [1.0, 2.0]
+    with DiskStorage(tmp_path, background=False) as storage:
+        [rare] = storage.querier().select([Matcher("__name__", "=", "rare")], 0, 2**62)
+        assert rare.values.tolist() == [1.0, 2.0]
+
+
+def test_append_many_is_durable_and_range_checked(tmp_path: Path) -> None:
+    """A run survives a restart; a timestamp outside int64 refuses the whole run."""
+    with DiskStorage(tmp_path, background=False) as storage:
+        appender = storage.appender()
+        with pytest.raises(StoreError, match="outside the int64"):
+            appender.append_many({"__name__": "x"}, [START, 2**63], [1.0, 2.0])
+        appender.append_many({"__name__": "x"}, [START, START + STEP], [1.0, 2.0])
+        appender.commit()
+    with DiskStorage(tmp_path, background=False) as storage:
+        assert _run_of_x(storage) == ([START, START + STEP], [1.0, 2.0])
+
+
+def _run_of_x(storage: DiskStorage) -> tuple[list[int], list[float]]:
+    [series] = storage.querier().select([Matcher("__name__", "=", "x")], 0, 2**62)
+    return series.timestamps.tolist(), series.values.tolist()
+
+
+def test_block_chunks_are_cached_and_results_unchanged(tmp_path: Path) -> None:
+    """A second query over blocks is served from the chunk cache with identical samples."""
+    with DiskStorage(tmp_path, background=False, fsync="never") as storage:
+        _fill(storage, 5)
+        storage.flush()
+        first = _everything(storage)
+        misses = storage.chunk_cache.misses
+        assert misses > 0
+        assert len(storage.chunk_cache) > 0
+        assert _everything(storage) == first
+        assert storage.chunk_cache.misses == misses
+        assert storage.chunk_cache.hits > 0
+    with DiskStorage(tmp_path, background=False, chunk_cache_samples=0) as storage:
+        assert _everything(storage) == first
+        assert len(storage.chunk_cache) == 0

@@ -182,11 +182,15 @@ def select_series(
     """Every series the selector matches with a sample in ``[mint, maxt]``; with ``charge``
     their samples count against the query's sample limit."""
     context.budget.check_time()
-    found: dict[tuple[tuple[str, str], ...], Series] = {}
-    for matchers in matchers_of(selector):
-        for series in context.querier.select(matchers, mint, maxt):
-            found.setdefault(tuple(sorted(series.labels.items())), series)
-    result = list(found.values())
+    groups = matchers_of(selector)
+    if len(groups) == 1:  # the querier's series are distinct already
+        result = context.querier.select(groups[0], mint, maxt)
+    else:
+        found: dict[tuple[tuple[str, str], ...], Series] = {}
+        for matchers in groups:
+            for series in context.querier.select(matchers, mint, maxt):
+                found.setdefault(tuple(sorted(series.labels.items())), series)
+        result = list(found.values())
     if charge:
         context.budget.charge(sum(len(series.timestamps) for series in result))
     return result
@@ -235,6 +239,20 @@ def select_vector(selector: Any, context: Context) -> tuple[StepVector, Ints]:
     return vector, np.vstack(rows_times)
 
 
+def _with_markers(found: list[Series]) -> set[int]:
+    """Indices of the series holding a staleness marker, found with one vectorised pass."""
+    if not found:
+        return set()
+    stale = stale_mask(np.concatenate([series.values for series in found]))
+    if not stale.any():
+        return set()
+    lengths = np.array([len(series.values) for series in found], dtype=np.int64)
+    ends = np.cumsum(lengths)
+    running = np.concatenate(([0], np.cumsum(stale)))
+    counts = running[ends] - running[ends - lengths]
+    return set(np.flatnonzero(counts).tolist())
+
+
 def select_range(node: Any, context: Context) -> RangeVector:
     """Evaluate a matrix selector: raw samples and per-step window ends."""
     selector = node.vector_selector
@@ -244,12 +262,16 @@ def select_range(node: Any, context: Context) -> RangeVector:
     if context.steps:
         mint = int(ends.min()) - range_ms + 1
         maxt = int(ends.max())
-        for series in select_series(selector, context, mint, maxt):
-            keep = ~stale_mask(series.values)
-            timestamps = series.timestamps[keep]
+        found = select_series(selector, context, mint, maxt)
+        marked = _with_markers(found)
+        for index, series in enumerate(found):
+            timestamps, values = series.timestamps, series.values
+            if index in marked:  # most series have no marker in the range: no copy for them
+                keep = ~stale_mask(values)
+                timestamps, values = timestamps[keep], values[keep]
             if len(timestamps) == 0:
                 continue
-            result.append(RangeSeries(series.labels, timestamps, series.values[keep]))
+            result.append(RangeSeries(series.labels, timestamps, values))
     return RangeVector(result, ends, range_ms, context.times, selector=selector)
 
 

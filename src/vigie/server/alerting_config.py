@@ -120,7 +120,7 @@ def _inline_routing(reader: _Reader, node: yaml.Node, field: str) -> RoutingConf
 
 
 def _ai_pack(reader: _Reader, node: yaml.Node, field: str) -> AIPackSettings:
-    parts = reader.fields(node, field, {"enabled", "thresholds", "for_scale"})
+    parts = reader.fields(node, field, {"enabled", "thresholds", "for_scale", "time_scale"})
     settings = AIPackSettings()
     enabled = reader.boolean(*parts["enabled"]) if "enabled" in parts else True
     thresholds = settings.thresholds
@@ -146,7 +146,17 @@ def _ai_pack(reader: _Reader, node: yaml.Node, field: str) -> AIPackSettings:
         for_scale = reader.converted(scale_node, scale_field, float)
         if not 0 < for_scale <= 1000:
             raise reader.fail(scale_node, scale_field, f"expected a number > 0, got {for_scale}")
-    return AIPackSettings(enabled=enabled, thresholds=thresholds, for_scale=for_scale)
+    time_scale = settings.time_scale
+    if "time_scale" in parts:
+        time_node, time_field = parts["time_scale"]
+        time_scale = reader.converted(time_node, time_field, float)
+        if not 1 <= time_scale <= 1000:
+            raise reader.fail(
+                time_node, time_field, f"expected a number from 1 to 1000, got {time_scale}"
+            )
+    return AIPackSettings(
+        enabled=enabled, thresholds=thresholds, for_scale=for_scale, time_scale=time_scale
+    )
 
 
 def _threshold_value_ok(value: object) -> bool:

@@ -174,12 +174,14 @@ class AIPackSettings:
     """``vigie.rule_packs.ai``: the built-in AI rule pack, rendered and evaluated when enabled.
 
     ``for_scale`` multiplies every ``for`` of the pack (1 keeps the documented durations; a
-    test or a demo uses e.g. 0.05 to see alerts fire within seconds).
+    test or a demo uses e.g. 0.05 to see alerts fire within seconds). ``time_scale`` compresses
+    time for demos: every ``for`` *and* range window is divided by it (10: ``5m`` becomes ``30s``).
     """
 
     enabled: bool = False
     thresholds: AIPackThresholds = field(default_factory=AIPackThresholds)
     for_scale: float = 1.0
+    time_scale: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -141,14 +141,21 @@ def store(storage: Storage, series_list: list[RemoteSeries]) -> tuple[int, int, 
     try:
         for series in series_list:
             labels = series.labels
-            for timestamp, value in series.samples:
-                try:
-                    appender.append(labels, timestamp, value)
-                    stored += 1
-                except DuplicateSampleError:
-                    duplicates += 1
-                except OutOfOrderSampleError:
-                    out_of_order += 1
+            samples = series.samples
+            try:
+                # One call per series: the store resolves the label set once, not per sample.
+                appender.append_many(labels, [t for t, _ in samples], [v for _, v in samples])
+                stored += len(samples)
+            except (DuplicateSampleError, OutOfOrderSampleError):
+                # A store that validates on append: fall back to one sample at a time.
+                for timestamp, value in samples:
+                    try:
+                        appender.append(labels, timestamp, value)
+                        stored += 1
+                    except DuplicateSampleError:
+                        duplicates += 1
+                    except OutOfOrderSampleError:
+                        out_of_order += 1
     except BaseException:
         appender.rollback()
         raise

@@ -60,10 +60,11 @@ def check_rule_files(config: Config) -> None:
 
 
 def render_pack(settings: AIPackSettings) -> str:
-    """The AI pack's rule file text, its ``for`` durations multiplied by ``for_scale``."""
+    """The AI pack's rule file text: time compressed by ``time_scale``, ``for`` scaled by
+    ``for_scale``."""
     if settings.for_scale == 1:
-        return render_ai_pack(settings.thresholds)
-    groups = ai_pack_groups(settings.thresholds)
+        return render_ai_pack(settings.thresholds, time_scale=settings.time_scale)
+    groups = ai_pack_groups(settings.thresholds, time_scale=settings.time_scale)
     for group in groups:
         for rule in group["rules"]:
             if "for" in rule:

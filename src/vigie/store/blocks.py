@@ -44,6 +44,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vigie.exceptions import CorruptionError
+from vigie.store.cache import ChunkCache
 from vigie.store.chunks import ChunkReader, ChunkWriter
 from vigie.store.encoding import chunk_count, decode_chunk, encode_chunk
 from vigie.store.index import Postings
@@ -226,11 +227,16 @@ class Block:
     """A persisted block opened for reading: meta, series labels, postings and chunk file."""
 
     def __init__(
-        self, path: str, *, on_corruption: Callable[[CorruptionError], None] | None = None
+        self,
+        path: str,
+        *,
+        on_corruption: Callable[[CorruptionError], None] | None = None,
+        cache: ChunkCache | None = None,
     ) -> None:
         self.path = path
         self.meta = BlockMeta.load(path)
         self.on_corruption = on_corruption
+        self.cache = cache
         index_path = os.path.join(path, "index")
         try:
             with open(index_path, "rb") as file:
@@ -254,6 +260,9 @@ class Block:
             arrays.append(array.astype(np.int64))
             offset += array.nbytes
         self.chunk_series, self.chunk_mint, self.chunk_maxt, self.chunk_offset = arrays
+        # Python ints for the per-chunk range checks: indexing numpy per element is slow.
+        self._mints: list[int] = self.chunk_mint.tolist()
+        self._maxts: list[int] = self.chunk_maxt.tolist()
         self.labels: list[LabelPairs] = []
         for numbers in header["series"]:
             parts = [symbols[n] for n in numbers]
@@ -276,21 +285,24 @@ class Block:
         if self.on_corruption is not None:
             self.on_corruption(error)
 
-    def series_samples(self, number: int, mint: int, maxt: int) -> tuple[Int64Array, Float64Array]:
-        """Samples of series ``number`` in ``[mint, maxt]``; corrupted chunks are skipped."""
+    def series_samples(
+        self, number: int, mint: int, maxt: int, *, cached: bool = True
+    ) -> tuple[Int64Array, Float64Array]:
+        """Samples of series ``number`` in ``[mint, maxt]``; corrupted chunks are skipped.
+
+        ``cached=False`` bypasses the chunk cache (compaction reads each chunk once).
+        """
         low, high = int(self.chunk_start[number]), int(self.chunk_start[number + 1])
         parts_t: list[Int64Array] = []
         parts_v: list[Float64Array] = []
+        chunk_mint, chunk_maxt = self._mints, self._maxts
         for i in range(low, high):
-            if self.chunk_maxt[i] < mint or self.chunk_mint[i] > maxt:
+            if chunk_maxt[i] < mint or chunk_mint[i] > maxt:
                 continue
-            try:
-                t, v = decode_chunk(self.chunks.read(int(self.chunk_offset[i])))
-            except CorruptionError as error:
-                if error.path is None:
-                    error = CorruptionError(f"chunk {i}: {error}", path=self.chunks.path)
-                self._report(error)
+            found = self._chunk(i, cached=cached)
+            if found is None:
                 continue
+            t, v = found
             parts_t.append(t)
             parts_v.append(v)
         if not parts_t:
@@ -301,6 +313,25 @@ class Block:
             low_i = int(np.searchsorted(t, mint, side="left"))
             high_i = int(np.searchsorted(t, maxt, side="right"))
             t, v = t[low_i:high_i], v[low_i:high_i]
+        return t, v
+
+    def _chunk(self, i: int, *, cached: bool = True) -> tuple[Int64Array, Float64Array] | None:
+        """Chunk ``i`` decoded (through the cache); None, reported, when it is corrupted."""
+        cache = self.cache if cached else None
+        key = (self.meta.id, i)
+        if cache is not None:
+            found = cache.get(key)
+            if found is not None:
+                return found
+        try:
+            t, v = decode_chunk(self.chunks.read(int(self.chunk_offset[i])))
+        except CorruptionError as error:
+            if error.path is None:
+                error = CorruptionError(f"chunk {i}: {error}", path=self.chunks.path)
+            self._report(error)
+            return None
+        if cache is not None:
+            cache.put(key, t, v)
         return t, v
 
     def has_samples(self, number: int, mint: int, maxt: int) -> bool:
@@ -330,13 +361,54 @@ class Block:
     def select(
         self, matchers: Sequence[Matcher], mint: int, maxt: int
     ) -> Iterator[tuple[LabelPairs, Int64Array, Float64Array]]:
-        """Matching series with samples in ``[mint, maxt]``, in label order."""
+        """Matching series with samples in ``[mint, maxt]``, in label order.
+
+        Batched: the wanted chunks are found with one mask over the chunk index, decoded (or
+        taken from the cache), joined into one array, and each series' ``[mint, maxt]`` slice is
+        found with running counts instead of a search per series.
+        """
         if maxt < self.meta.mint or mint >= self.meta.maxt:
             return
-        for number in self.postings.select(matchers).tolist():
-            t, v = self.series_samples(number, mint, maxt)
-            if t.size:
-                yield self.labels[number], t, v
+        numbers = self.postings.select(matchers)
+        if numbers.size == 0:
+            return
+        chosen = np.zeros(len(self.labels), dtype=bool)
+        chosen[numbers] = True
+        wanted = np.flatnonzero(
+            chosen[self.chunk_series] & (self.chunk_maxt >= mint) & (self.chunk_mint <= maxt)
+        )
+        parts_t: list[Int64Array] = []
+        parts_v: list[Float64Array] = []
+        owners: list[int] = []
+        for i, owner in zip(wanted.tolist(), self.chunk_series[wanted].tolist(), strict=True):
+            found = self._chunk(i)
+            if found is not None:  # a corrupted chunk is reported and skipped
+                parts_t.append(found[0])
+                parts_v.append(found[1])
+                owners.append(owner)
+        if not parts_t:
+            return
+        t = np.concatenate(parts_t)
+        v = np.concatenate(parts_v)
+        owner_array = np.array(owners, dtype=np.int64)
+        chunk_begin = np.zeros(len(parts_t) + 1, dtype=np.int64)
+        np.cumsum([part.size for part in parts_t], out=chunk_begin[1:])
+        # A series' chunks are adjacent and oldest first: its samples are one sorted run.
+        first = np.flatnonzero(np.concatenate(([True], owner_array[1:] != owner_array[:-1])))
+        begin = chunk_begin[first]
+        end = np.append(begin[1:], t.size)
+        before = np.zeros(t.size + 1, dtype=np.int64)
+        np.cumsum(t < mint, out=before[1:])
+        through = np.zeros(t.size + 1, dtype=np.int64)
+        np.cumsum(t <= maxt, out=through[1:])
+        low = begin + (before[end] - before[begin])
+        high = begin + (through[end] - through[begin])
+        labels = self.labels
+        for owner, lo, hi in zip(
+            owner_array[first].tolist(), low.tolist(), high.tolist(), strict=True
+        ):
+            if hi > lo:
+                yield labels[owner], t[lo:hi], v[lo:hi]
 
     def verify(self) -> list[str]:
         """Every checksum problem in the chunk file, plus chunks that do not decode."""

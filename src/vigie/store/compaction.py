@@ -86,7 +86,9 @@ def _write_series(
     writer: BlockWriter, labels: LabelPairs, blocks: Sequence[Block], parts: list[tuple[int, int]]
 ) -> None:
     low, high = -(2**63), 2**63 - 1
-    pieces = [blocks[number].series_samples(series, low, high) for number, series in parts]
+    pieces = [
+        blocks[number].series_samples(series, low, high, cached=False) for number, series in parts
+    ]
     t = np.concatenate([p[0] for p in pieces])
     v = np.concatenate([p[1] for p in pieces])
     if t.size > 1 and not bool(np.all(np.diff(t) > 0)):

@@ -275,10 +275,11 @@ class Head:
             floor = self.min_valid_time
             for s, t, v in zip(series, timestamps, values, strict=True):
                 if t > s.last_t and t >= floor:
-                    s.ts.append(t)
+                    ts = s.ts
+                    ts.append(t)
                     s.vals.append(v)
                     s.last_t = t
-                    if len(s.ts) >= CHUNK_SAMPLES:
+                    if len(ts) >= CHUNK_SAMPLES:
                         s.cut()
                 else:
                     error = self._insert_slow(s, t, v)

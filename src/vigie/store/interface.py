@@ -40,6 +40,7 @@ __all__ = [
     "Matcher",
     "Querier",
     "Series",
+    "SeriesRef",
     "Storage",
     "is_stale",
     "label_pairs",
@@ -53,6 +54,10 @@ STALE_NAN: float = struct.unpack("<d", struct.pack("<Q", STALE_NAN_BITS))[0]
 LabelPairs = tuple[tuple[str, str], ...]
 
 MatchOp = Literal["=", "!=", "=~", "!~"]
+
+#: An opaque handle on one series, from :meth:`Appender.ref`, for :meth:`Appender.append_ref`.
+#: Only the store that made it understands it; it stays usable for as long as the caller keeps it.
+SeriesRef = object
 
 
 def is_stale(value: float) -> bool:
@@ -104,10 +109,34 @@ class Series:
 
 
 class Appender(Protocol):
-    """Buffers samples; :meth:`commit` makes them durable and visible; :meth:`rollback` drops."""
+    """Buffers samples; :meth:`commit` makes them durable and visible; :meth:`rollback` drops.
+
+    Besides :meth:`append`, two faster paths skip resolving the label set on every sample (as
+    Prometheus's series refs do): :meth:`ref` once, then :meth:`append_ref` per sample (the scrape
+    loop keeps a target's refs across scrapes, and hands a whole scrape to :meth:`append_refs`),
+    and :meth:`append_many` for a run of samples of one series (remote write). They store exactly
+    what the same :meth:`append` calls would.
+    """
 
     def append(self, labels: Mapping[str, str], timestamp_ms: int, value: float) -> None:
         """Buffer one sample; raises a StoreError subclass when it can never be stored."""
+
+    def ref(self, labels: Mapping[str, str]) -> SeriesRef:
+        """A reference to the series with these labels (created if new), for append_ref."""
+
+    def append_ref(self, ref: SeriesRef, timestamp_ms: int, value: float) -> None:
+        """As :meth:`append` on the referenced series' labels."""
+
+    def append_refs(
+        self, refs: Sequence[SeriesRef], timestamp_ms: int, values: Sequence[float]
+    ) -> None:
+        """As :meth:`append_ref` for each ref and value, all at one timestamp (a scrape)."""
+
+    def append_many(
+        self, labels: Mapping[str, str], timestamps_ms: Sequence[int], values: Sequence[float]
+    ) -> None:
+        """As :meth:`append` for each ``(timestamp, value)`` pair, in order; a timestamp that
+        can never be stored refuses the whole run (nothing of it is buffered)."""
 
     def commit(self) -> None:
         """Make every buffered sample durable and visible to queriers, atomically."""

@@ -35,15 +35,18 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import attrgetter
 from typing import IO
 
 import numpy as np
 
 from vigie.exceptions import CorruptionError, StorageFullError, StoreError
 from vigie.store.blocks import Block, BlockMeta, BlockWriter, directory_size
+from vigie.store.cache import DEFAULT_CACHE_SAMPLES, ChunkCache
 from vigie.store.compaction import DEFAULT_RANGES, merge, plan, retention
 from vigie.store.head import Head, MemSeries
-from vigie.store.interface import LabelPairs, Matcher, Series
+from vigie.store.interface import LabelPairs, Matcher, Series, SeriesRef
 from vigie.store.wal import WAL, ChunkRecord, FsyncPolicy, SamplesRecord, SeriesRecord, verify_file
 
 __all__ = ["DiskAppender", "DiskQuerier", "DiskStorage", "IntegrityReport", "StoreStats"]
@@ -56,6 +59,7 @@ DEFAULT_RETENTION_MS = 15 * DAY_MS
 _RETRY_AFTER_FAILURE_S = 30.0
 _HOUSEKEEPING_INTERVAL_S = 60.0
 _MIN_TIME, _MAX_TIME = -(2**63), 2**63 - 1
+_REF = attrgetter("ref")
 #: Suffixes of block directories being written or deleted: removed at start.
 _LEFTOVER = (".tmp", ".deleting")
 
@@ -125,7 +129,8 @@ class DiskStorage:
     ``out_of_order_window_ms``: accept samples this much older than the newest one (0: reject).
     ``background``: cut, compact and apply retention in a maintenance thread (default), so no
     commit waits for a block to be written; ``False`` runs them inside the commit that finds
-    them due (deterministic, for tests).
+    them due (deterministic, for tests). ``chunk_cache_samples``: how many decoded block samples
+    to keep for repeated queries (16 bytes each; 0 disables the cache).
     """
 
     def __init__(
@@ -139,12 +144,15 @@ class DiskStorage:
         block_ranges: Sequence[int] = DEFAULT_RANGES,
         wal_segment_bytes: int = 64 * 1024 * 1024,
         background: bool = True,
+        chunk_cache_samples: int = DEFAULT_CACHE_SAMPLES,
     ) -> None:
         self.data_dir = os.fspath(data_dir)
         self.retention_ms = retention_ms
         self.retention_bytes = retention_bytes
         self.block_ranges = tuple(block_ranges)
         self._blocks_dir = os.path.join(self.data_dir, "blocks")
+        #: Decoded block chunks, shared by every block (0 disables it).
+        self.chunk_cache = ChunkCache(chunk_cache_samples)
         os.makedirs(self._blocks_dir, exist_ok=True)
         self._lock_file = _lock_directory(self.data_dir)
         self._write_lock = threading.Lock()
@@ -205,7 +213,11 @@ class DiskStorage:
                 continue
             try:
                 self._blocks.append(
-                    Block(os.path.join(self._blocks_dir, name), on_corruption=self._corrupted)
+                    Block(
+                        os.path.join(self._blocks_dir, name),
+                        on_corruption=self._corrupted,
+                        cache=self.chunk_cache,
+                    )
                 )
             except CorruptionError as error:
                 self._corrupted(error)
@@ -266,7 +278,7 @@ class DiskStorage:
                     for s in series
                 ]
             new = list({s.ref: s for s in series if not s.logged}.values())
-            refs = np.fromiter((s.ref for s in series), dtype=np.uint32, count=len(series))
+            refs = np.fromiter(map(_REF, series), dtype=np.uint32, count=len(series))
             try:
                 sequence = self._wal.log(
                     [(s.ref, s.labels) for s in new],
@@ -385,7 +397,9 @@ class DiskStorage:
             if writer.empty:
                 writer.abort()
             else:
-                block = Block(writer.finish(), on_corruption=self._corrupted)
+                block = Block(
+                    writer.finish(), on_corruption=self._corrupted, cache=self.chunk_cache
+                )
         except BaseException:
             writer.abort()
             raise
@@ -414,7 +428,7 @@ class DiskStorage:
             size = next(r for r in self._ranges() if r > due[0].maxt - due[0].mint)
             start = due[0].mint // size * size
             path = merge(self._blocks_dir, chosen, mint=start, maxt=start + size)
-            merged = Block(path, on_corruption=self._corrupted)
+            merged = Block(path, on_corruption=self._corrupted, cache=self.chunk_cache)
             with self._head.lock:
                 self._blocks = sorted(
                     [b for b in self._blocks if b.id not in ids] + [merged],
@@ -422,6 +436,7 @@ class DiskStorage:
                 )
             for block in chosen:
                 _delete_block(block.path)
+                self.chunk_cache.forget(block.id)
             self._compactions += 1
 
     def _ranges(self) -> tuple[int, ...]:
@@ -449,6 +464,7 @@ class DiskStorage:
         for block in removed:
             # Readers holding the block keep its mmap; the files go now.
             _delete_block(block.path)
+            self.chunk_cache.forget(block.id)
             logger.info("retention deleted block %s", block.id)
 
     def flush(self) -> None:
@@ -566,12 +582,78 @@ class DiskAppender:
         timestamp = int(timestamp_ms)
         if not _MIN_TIME <= timestamp <= _MAX_TIME:
             raise StoreError(f"timestamp {timestamp} is outside the int64 millisecond range")
-        series = self._head.by_raw.get(tuple(labels.items()))
-        if series is None:
-            series = self._head.get_or_create(labels)
-        self._series.append(series)
+        self._series.append(self._resolve(labels))
         self._ts.append(timestamp)
         self._vals.append(float(value))
+
+    def _resolve(self, labels: Mapping[str, str]) -> MemSeries:
+        series = self._head.by_raw.get(tuple(labels.items()))
+        return series if series is not None else self._head.get_or_create(labels)
+
+    def ref(self, labels: Mapping[str, str]) -> SeriesRef:
+        """The head series for these labels (created, unlogged, when new): for append_ref."""
+        return self._resolve(labels)
+
+    def append_ref(self, ref: SeriesRef, timestamp_ms: int, value: float) -> None:
+        """Buffer one sample of a series from :meth:`ref` (checked: a series the head has
+        forgotten since, or another store's, is resolved again by its labels)."""
+        timestamp = int(timestamp_ms)
+        if not _MIN_TIME <= timestamp <= _MAX_TIME:
+            raise StoreError(f"timestamp {timestamp} is outside the int64 millisecond range")
+        if type(ref) is MemSeries and self._head.series.get(ref.ref) is ref:
+            self._series.append(ref)
+        else:
+            self._series.append(self._ref_again(ref))
+        self._ts.append(timestamp)
+        self._vals.append(float(value))
+
+    def append_refs(
+        self, refs: Sequence[SeriesRef], timestamp_ms: int, values: Sequence[float]
+    ) -> None:
+        """Buffer one sample per ref, all at ``timestamp_ms``: a whole scrape in one call."""
+        count = len(refs)
+        if count != len(values):
+            raise StoreError(f"{count} refs but {len(values)} values")
+        timestamp = int(timestamp_ms)
+        if not _MIN_TIME <= timestamp <= _MAX_TIME:
+            raise StoreError(f"timestamp {timestamp} is outside the int64 millisecond range")
+        live = self._head.series
+        again = self._ref_again
+        series = [
+            ref if type(ref) is MemSeries and live.get(ref.ref) is ref else again(ref)
+            for ref in refs
+        ]
+        self._series.extend(series)
+        self._ts.extend(repeat(timestamp, count))
+        self._vals.extend(map(float, values))
+
+    def _ref_again(self, ref: SeriesRef) -> MemSeries:
+        """The live series of a ref whose series the head forgot; refuses foreign objects."""
+        if type(ref) is not MemSeries:
+            raise StoreError(f"not a series reference of this store: {ref!r}")
+        return self._head.get_or_create(dict(ref.labels))
+
+    def append_many(
+        self, labels: Mapping[str, str], timestamps_ms: Sequence[int], values: Sequence[float]
+    ) -> None:
+        """Buffer a run of samples of one series (validated at :meth:`commit`, as append)."""
+        count = len(timestamps_ms)
+        if count != len(values):
+            raise StoreError(f"{count} timestamps but {len(values)} values")
+        if not count:
+            return
+        if isinstance(timestamps_ms, np.ndarray):
+            timestamps_ms = timestamps_ms.tolist()
+        if isinstance(values, np.ndarray):
+            values = values.tolist()
+        ts = [int(t) for t in timestamps_ms]
+        if not (min(ts) >= _MIN_TIME and max(ts) <= _MAX_TIME):
+            bad = next(t for t in ts if not _MIN_TIME <= t <= _MAX_TIME)
+            raise StoreError(f"timestamp {bad} is outside the int64 millisecond range")
+        vals = [float(v) for v in values]
+        self._series.extend([self._resolve(labels)] * count)
+        self._ts.extend(ts)
+        self._vals.extend(vals)
 
     def commit(self) -> None:
         """Write the batch to the WAL, then make its valid samples visible at once."""
@@ -598,12 +680,15 @@ class DiskQuerier:
         with head.lock:
             blocks = list(storage._blocks)
             snapshot = head.snapshot(matchers)
+        sources = [list(block.select(matchers, mint, maxt)) for block in blocks]
+        sources.append(sorted(head.decode(snapshot, mint, maxt), key=lambda item: item[0]))
+        sources = [source for source in sources if source]
+        if len(sources) == 1:  # one block or the head alone: in label order, nothing to merge
+            return [Series(dict(labels), t, v) for labels, t, v in sources[0]]
         found: dict[LabelPairs, list[tuple[np.ndarray, np.ndarray]]] = {}
-        for block in blocks:
-            for labels, t, v in block.select(matchers, mint, maxt):
+        for source in sources:
+            for labels, t, v in source:
                 found.setdefault(labels, []).append((t, v))
-        for labels, t, v in head.decode(snapshot, mint, maxt):
-            found.setdefault(labels, []).append((t, v))
         result = []
         for labels in sorted(found):
             parts = found[labels]
