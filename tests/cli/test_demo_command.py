@@ -1,9 +1,12 @@
-"""`vigie demo` as a user runs it: a real process serving /metrics and /health under traffic."""
+"""`vigie demo` as a user runs it: the whole stack, or `--app-only` serving /metrics and /health."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -37,11 +40,21 @@ def _wait_until_serving(url: str, process: subprocess.Popen[str], within: float)
 
 @pytest.mark.slow
 def test_demo_serves_metrics_and_health_then_exits_0() -> None:
-    """`vigie demo --duration 5` serves route-templated HTTP metrics and an ok /health, exits 0."""
+    """`vigie demo --app-only --duration 5` serves route-templated metrics and an ok /health."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
-        [*_vigie_command(), "demo", "--duration", "5", "--port", str(port), "--rate", "20"],
+        [
+            *_vigie_command(),
+            "demo",
+            "--app-only",
+            "--duration",
+            "5",
+            "--port",
+            str(port),
+            "--rate",
+            "20",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -97,14 +110,25 @@ def test_busy_port_is_a_clear_error() -> None:
             run_demo(DemoOptions(port=port, duration=1))
 
 
-def test_busy_port_exits_1_with_message() -> None:
-    """Through the command, a busy port prints `vigie: error: ...` and exits 1."""
+def test_busy_port_exits_1_with_message(tmp_path: Path) -> None:
+    """Through the command, a busy app port prints `vigie: error: ...` and exits 1."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         result = subprocess.run(
-            [*_vigie_command(), "demo", "--port", str(port), "--duration", "1"],
+            [
+                *_vigie_command(),
+                "demo",
+                "--port",
+                str(port),
+                "--duration",
+                "1",
+                "--listen",
+                f"127.0.0.1:{free_port()}",
+                "--data-dir",
+                str(tmp_path),
+            ],
             capture_output=True,
             text=True,
             timeout=60,
@@ -144,3 +168,80 @@ def test_run_demo_stops_every_thread_it_started(app: str) -> None:
             break
         time.sleep(0.05)
     assert not any(name.startswith(("vigie-demo", "vigie-llm")) for name in left), left
+
+
+@pytest.mark.slow
+def test_full_demo_starts_everything_and_stops_everything(tmp_path: Path) -> None:
+    """`vigie demo --duration`: server, app and sink come up, state is written, all stop."""
+    server_port, app_port = free_port(), free_port()
+    process = subprocess.Popen(
+        [
+            *_vigie_command(),
+            "demo",
+            "--data-dir",
+            str(tmp_path),
+            "--duration",
+            "10",
+            "--listen",
+            f"127.0.0.1:{server_port}",
+            "--port",
+            str(app_port),
+            "--rate",
+            "5",
+            "--time-scale",
+            "30",
+            "--interval",
+            "1s",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_until_serving(f"http://127.0.0.1:{server_port}/-/ready", process, within=120)
+        deadline = time.monotonic() + 10
+        while not (tmp_path / "demo-state.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        state = json.loads((tmp_path / "demo-state.json").read_text())
+        assert stat.S_IMODE((tmp_path / "demo-state.json").stat().st_mode) == 0o600
+        assert httpx.get(f"http://127.0.0.1:{app_port}/health/live", timeout=5).status_code == 200
+        assert httpx.get(state["sink_url"] + "/-/healthy", timeout=5).status_code == 200
+        assert stat.S_IMODE((tmp_path / "drill-token").stat().st_mode) == 0o600
+        app_command = Path(f"/proc/{state['children']['app']}/cmdline").read_bytes()
+        assert state["drill_token"].encode() not in app_command  # not visible in `ps`
+        assert b"--drill-token-file=" in app_command
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, stdout + stderr
+    assert f"  UI       http://127.0.0.1:{server_port}/" in stdout
+    assert "  webhook  http://127.0.0.1:" in stdout
+    assert "time compressed 30x (5m windows are 10 s)" in stdout
+    assert re.search(r"vigie demo: up in \d+\.\d s", stdout)
+    assert "vigie demo: stopped after" in stdout
+    assert "killed" not in stdout
+    assert not (tmp_path / "demo-state.json").exists()
+    assert not (tmp_path / "drill-token").exists()
+    for pid in state["children"].values():
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    config = (tmp_path / "vigie.yml").read_text()
+    assert f"127.0.0.1:{app_port}" in config
+
+
+def test_full_demo_refuses_bad_options(tmp_path: Path) -> None:
+    """A time scale below 1, a bad interval and the example app are refused, naming the flag."""
+    from vigie.demo.supervisor import StackOptions
+
+    with pytest.raises(ConfigurationError, match=r"^--time-scale: must be >= 1"):
+        StackOptions(time_scale=0.5)
+    with pytest.raises(ConfigurationError, match=r"^--interval: expected a duration"):
+        StackOptions(scrape_interval="fast")
+    result = subprocess.run(
+        [*_vigie_command(), "demo", "--app", "example", "--data-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "vigie: error: --app: the full demo runs the faq app" in result.stderr
