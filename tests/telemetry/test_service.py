@@ -33,17 +33,21 @@ def test_full_queue_answers_429_with_retry_after_and_keeps_stored_data(
 
 
 def test_failing_storage_answers_503(tmp_path: Path, otlp: Any) -> None:
-    """When the last write failed, receivers are told to come back later instead of losing data."""
+    """A request is acknowledged only once committed; a failing disk gets 503 and a retry hint."""
     service = TelemetryService(tmp_path)
     service.spans.database.close()  # every write now fails
     body = otlp.traces("api", [otlp.span("11" * 16, "01" * 8, "op", 1, 2)]).SerializeToString()
-    assert service.ingest_traces(body, PROTO["Content-Type"])[0] == 200
-    service.span_queue.flush()
+    status, headers, reply = service.ingest_traces(body, PROTO["Content-Type"])
+    assert (status, headers["Retry-After"]) == (503, "1")
+    assert b"not stored" in reply
     status, headers, reply = service.ingest_traces(body, PROTO["Content-Type"])
     assert (status, headers["Retry-After"]) == (503, "30")
     assert b"storage is failing" in reply
     service.span_queue.failed_at -= 31  # after the pause, one request probes the disk again
-    assert service.ingest_traces(body, PROTO["Content-Type"])[0] == 200
+    status, _, reply = service.ingest_traces(body, PROTO["Content-Type"])
+    assert status == 503
+    assert b"not stored" in reply
+    assert service.span_queue.failed == 2
     service.close()
 
 

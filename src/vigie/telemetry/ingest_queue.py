@@ -5,6 +5,9 @@ offers the records; one writer thread takes up to ``max_batch`` of them at a tim
 in one transaction (one fsync for thousands of spans). When the queue holds ``capacity`` records,
 :meth:`IngestQueue.offer` refuses the whole request instead of blocking, and the receiver answers
 429 with ``Retry-After`` so that OpenTelemetry exporters back off and retry, as the OTLP spec asks.
+:meth:`IngestQueue.submit` returns a :class:`Ticket` that the receiver waits on before it answers:
+a request is acknowledged only once all of its records are committed, so ``kill -9`` never loses
+an acknowledged span (concurrent requests still share one transaction).
 
 Example::
 
@@ -28,10 +31,39 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
-__all__ = ["IngestQueue"]
+__all__ = ["IngestQueue", "Ticket"]
 
 T = TypeVar("T")
 _log = logging.getLogger("vigie.internal")
+
+
+class Ticket:
+    """The fate of one request's records: set once every one of them is written or failed."""
+
+    def __init__(self, count: int) -> None:
+        self.remaining = count
+        self.failed = False
+        self.error: str | None = None
+        self._done = threading.Event()
+        if count == 0:
+            self._done.set()
+
+    def wait(self, timeout: float) -> bool:
+        """True when all records were committed within ``timeout`` seconds."""
+        return self._done.wait(timeout) and not self.failed
+
+    @property
+    def done(self) -> bool:
+        """Whether every record was written or failed."""
+        return self._done.is_set()
+
+    def _settle(self, count: int, error: str | None) -> None:
+        if error is not None:
+            self.failed = True
+            self.error = error
+        self.remaining -= count
+        if self.remaining <= 0:
+            self._done.set()
 
 
 class IngestQueue(Generic[T]):
@@ -62,6 +94,8 @@ class IngestQueue(Generic[T]):
         self.failed_at = 0.0
         self._write = write
         self._items: deque[T] = deque()
+        # The ticket of each queued record (None for records offered without one).
+        self._tickets: deque[Ticket | None] = deque()
         self._in_flight = 0
         self._condition = threading.Condition()
         self._closing = False
@@ -74,6 +108,14 @@ class IngestQueue(Generic[T]):
 
     def offer(self, items: Sequence[T]) -> bool:
         """Queue all of ``items``, or none of them when they do not fit (then returns False)."""
+        return self._enqueue(items, None)
+
+    def submit(self, items: Sequence[T]) -> Ticket | None:
+        """As :meth:`offer`, with a ticket to wait on for the commit; None when refused."""
+        ticket = Ticket(len(items))
+        return ticket if self._enqueue(items, ticket) else None
+
+    def _enqueue(self, items: Sequence[T], ticket: Ticket | None) -> bool:
         with self._condition:
             if self._closing:
                 return False
@@ -81,6 +123,7 @@ class IngestQueue(Generic[T]):
                 self.refused += len(items)
                 return False
             self._items.extend(items)
+            self._tickets.extend([ticket] * len(items))
             self.accepted += len(items)
             self._condition.notify_all()
             return True
@@ -94,7 +137,9 @@ class IngestQueue(Generic[T]):
                     return
                 count = min(self.max_batch, len(self._items))
                 batch = [self._items.popleft() for _ in range(count)]
+                tickets = [self._tickets.popleft() for _ in range(count)]
                 self._in_flight = count
+            error_text: str | None = None
             try:
                 self._write(batch)
             except Exception as error:  # a failing disk must not kill the writer
@@ -106,13 +151,25 @@ class IngestQueue(Generic[T]):
                     self.last_error = message
                     self.failing = True
                     self.failed_at = time.monotonic()
+                    error_text = message
             else:
                 with self._condition:
                     self.written += len(batch)
                     self.failing = False
+            self._settle(tickets, error_text)
             with self._condition:
                 self._in_flight = 0
                 self._condition.notify_all()
+
+    @staticmethod
+    def _settle(tickets: list[Ticket | None], error: str | None) -> None:
+        counts: dict[int, tuple[Ticket, int]] = {}
+        for ticket in tickets:
+            if ticket is not None:
+                known = counts.get(id(ticket))
+                counts[id(ticket)] = (ticket, (known[1] if known else 0) + 1)
+        for ticket, count in counts.values():
+            ticket._settle(count, error)
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every queued record has been written (or failed); False on timeout."""

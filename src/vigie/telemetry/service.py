@@ -73,6 +73,8 @@ _log = logging.getLogger("vigie.internal")
 Reply = tuple[int, dict[str, str], bytes]
 _DAY_SECONDS = 86_400.0
 _FAILING_PAUSE_SECONDS = 30.0
+#: How long a request waits for its records to be committed before it is answered 503.
+_COMMIT_WAIT_SECONDS = 10.0
 
 
 def _seconds(value: float | timedelta) -> float:
@@ -183,9 +185,15 @@ class TelemetryService:
             message = f"storage is failing: {queue.last_error}"
             retry = int(_FAILING_PAUSE_SECONDS)
             return error_response(503, message, content_type, retry_after=retry).as_tuple()
-        if not queue.offer(batch.records):
+        ticket = queue.submit(batch.records)
+        if ticket is None:
             message = f"ingest queue full ({queue.capacity} {signal} records waiting); retry later"
             return error_response(429, message, content_type, retry_after=1).as_tuple()
+        # Acknowledge only what is committed: a crash after a 200 must lose nothing.
+        if not ticket.wait(_COMMIT_WAIT_SECONDS):
+            reason = ticket.error or "not committed in time"
+            message = f"{signal} not stored: {reason}; retry later"
+            return error_response(503, message, content_type, retry_after=1).as_tuple()
         if signal == "traces":
             self.span_metrics.observe(batch.records)  # type: ignore[arg-type]
         return success_response(signal, batch, content_type).as_tuple()
