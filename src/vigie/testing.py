@@ -20,9 +20,13 @@ from __future__ import annotations
 
 import importlib
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
+
+if TYPE_CHECKING:
+    from vigie.notify.notifiers import FakeNotifier, FaultyNotifier
+    from vigie.store.memory import MemoryStorage
 
 __all__ = ["FakeClock", "FakeNotifier", "FaultyNotifier", "MemoryStorage", "MetricsReader"]
 

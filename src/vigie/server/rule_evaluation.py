@@ -170,4 +170,3 @@ class RuleEvaluation:
                 logger.exception("routing alerts in vigie failed")
         for forwarder in self._forwarders:
             forwarder.send(outgoing)
-

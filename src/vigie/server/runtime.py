@@ -155,7 +155,10 @@ class Server:
         address = f"[{host}]:{self.options.port}" if ":" in host else f"{host}:{self.options.port}"
         return (
             ScrapeConfig(
-                settings.job_name, interval, timeout, static_configs=(StaticConfig((address,)),),
+                settings.job_name,
+                interval,
+                timeout,
+                static_configs=(StaticConfig((address,)),),
                 authorization=self_scrape_authorization(self.options.data_dir),
             ),
         )
