@@ -117,6 +117,25 @@ def test_embeddings_are_reduced_the_same_everywhere(registry: CollectorRegistry)
     )
 
 
+def test_record_prediction_feeds_the_default_sampler(
+    registry: CollectorRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With from_record_prediction, record_prediction alone samples label and confidence."""
+    from vigie.sdk import quality_sampling
+    from vigie.sdk.predictions import record_prediction
+
+    opted_in = QualitySampler(start=False, registry=registry, from_record_prediction=True)
+    monkeypatch.setattr(quality_sampling, "_default", opted_in)
+    record_prediction("intent", "refund", 0.25, registry=registry)
+    (sample,) = opted_in.pending()
+    assert sample["numeric"] == {"prediction.confidence": 0.25}
+    assert sample["categorical"] == {"prediction.label": "refund"}
+    silent = QualitySampler(start=False, registry=CollectorRegistry())
+    monkeypatch.setattr(quality_sampling, "_default", silent)
+    record_prediction("intent", "refund", 0.25, registry=registry)
+    assert silent.pending() == []
+
+
 def test_without_configuration_sampling_is_a_no_op() -> None:
     """Before configure_quality_sampling the sample_* functions do nothing."""
     sample_answer("bot", "hello")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import threading
 import weakref
 
@@ -117,3 +118,10 @@ def record_prediction(
                 low.inc()
         if duration is not None:
             metrics.duration.labels(model).observe(duration)
+    # Quality sampling costs nothing unless the app configured it (the module is then loaded).
+    sampling = sys.modules.get("vigie.sdk.quality_sampling")
+    if sampling is not None:
+        with guard("record_prediction quality sample"):
+            sampler = sampling.default_sampler()
+            if sampler is not None and sampler.from_record_prediction:
+                sampling.sample_prediction(model, label, confidence)

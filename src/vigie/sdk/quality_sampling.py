@@ -164,10 +164,14 @@ class QualitySampler:
         timeout: float = 5.0,
         registry: CollectorRegistry | None = None,
         start: bool = True,
+        from_record_prediction: bool = False,
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise ConfigurationError(f"expected an http(s) URL, got {url!r}", field="url")
         self.url = url
+        #: When set (on the default sampler), every ``vigie.record_prediction`` call also samples
+        #: its label and confidence, so drift needs no second call in the app.
+        self.from_record_prediction = from_record_prediction
         self.sample_ratio = sample_ratio
         self.embedding_ratio = embedding_ratio
         self.embedding_dimensions = embedding_dimensions
