@@ -213,8 +213,13 @@ def test_full_demo_starts_everything_and_stops_everything(tmp_path: Path) -> Non
         stdout, stderr = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
-            process.kill()
-            process.communicate()
+            # SIGTERM first: the demo then stops its children (SIGKILL would orphan them).
+            process.terminate()
+            try:
+                process.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
     assert process.returncode == 0, stdout + stderr
     assert f"  UI       http://127.0.0.1:{server_port}/" in stdout
     assert "  webhook  http://127.0.0.1:" in stdout
