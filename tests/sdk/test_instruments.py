@@ -42,3 +42,24 @@ def test_invalid_names_fail(registry: CollectorRegistry, name: str, labels: list
     """Names outside Prometheus's classic character set are refused at definition time."""
     with pytest.raises(InstrumentationError, match="invalid"):
         counter(name, "Bad.", labels, registry=registry)
+
+
+def test_per_registry_builds_once_per_registry() -> None:
+    """PerRegistry builds a part's metric set once per registry, and apart for another one."""
+    from vigie.sdk.instruments import PerRegistry
+
+    built: list[CollectorRegistry] = []
+
+    class Jobs:
+        def __init__(self, registry: CollectorRegistry) -> None:
+            built.append(registry)
+            self.done = counter("jobs_done", "Jobs done.", registry=registry)
+
+    jobs = PerRegistry(Jobs)
+    one, two = CollectorRegistry(), CollectorRegistry()
+    assert jobs(one) is jobs(one)
+    assert jobs(two) is not jobs(one)
+    jobs(one).done.inc()
+    assert one.get_sample_value("jobs_done_total") == 1
+    assert two.get_sample_value("jobs_done_total") == 0
+    assert built == [one, two]

@@ -22,8 +22,6 @@ Example::
 from __future__ import annotations
 
 import re
-import threading
-import weakref
 from time import perf_counter
 from types import TracebackType
 
@@ -79,17 +77,7 @@ class _Metrics:
         )  # fmt: skip
 
 
-_by_registry: weakref.WeakKeyDictionary[CollectorRegistry, _Metrics] = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
-
-
-def _metrics(registry: CollectorRegistry | None) -> _Metrics:
-    target = registry if registry is not None else instruments.default_registry()
-    with _lock:
-        metrics = _by_registry.get(target)
-        if metrics is None:
-            metrics = _by_registry[target] = _Metrics(target)
-        return metrics
+_metrics = instruments.PerRegistry(_Metrics)
 
 
 def record_conversation(

@@ -21,9 +21,7 @@ Example::
 from __future__ import annotations
 
 import re
-import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -114,17 +112,7 @@ class _Metrics:
         )
 
 
-_by_registry: weakref.WeakKeyDictionary[CollectorRegistry, _Metrics] = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
-
-
-def _metrics(registry: CollectorRegistry | None) -> _Metrics:
-    target = registry if registry is not None else instruments.default_registry()
-    with _lock:
-        metrics = _by_registry.get(target)
-        if metrics is None:
-            metrics = _by_registry[target] = _Metrics(target)
-        return metrics
+_metrics = instruments.PerRegistry(_Metrics)
 
 
 def check_target(target: str) -> str:

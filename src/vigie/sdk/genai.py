@@ -25,8 +25,6 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import threading
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from time import perf_counter
 from types import TracebackType
@@ -245,20 +243,8 @@ class _Metrics:
         return child
 
 
-_by_registry: weakref.WeakKeyDictionary[CollectorRegistry, _Metrics] = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
 _unpriced_logged: set[tuple[str, str, str]] = set()
-
-
-def _metrics(registry: CollectorRegistry | None) -> _Metrics:
-    target = registry if registry is not None else instruments.default_registry()
-    metrics = _by_registry.get(target)
-    if metrics is None:
-        with _lock:
-            metrics = _by_registry.get(target)
-            if metrics is None:
-                metrics = _by_registry[target] = _Metrics(target)
-    return metrics
+_metrics = instruments.PerRegistry(_Metrics)
 
 
 class LLMCall:

@@ -22,17 +22,25 @@ from __future__ import annotations
 import re
 import threading
 import weakref
-from collections.abc import Sequence
-from typing import TypeVar
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
 from vigie.exceptions import InstrumentationError
 
-__all__ = ["counter", "default_registry", "gauge", "histogram", "set_default_registry"]
+__all__ = [
+    "PerRegistry",
+    "counter",
+    "default_registry",
+    "gauge",
+    "histogram",
+    "set_default_registry",
+]
 
 _Metric = TypeVar("_Metric", bound=MetricWrapperBase)
+_Set = TypeVar("_Set")
 
 _lock = threading.Lock()
 _by_registry: weakref.WeakKeyDictionary[CollectorRegistry, dict[str, MetricWrapperBase]] = (
@@ -137,3 +145,38 @@ def histogram(
 ) -> Histogram:
     """Return the histogram ``name`` on ``registry``, creating it on first use."""
     return _get_or_create(Histogram, name, documentation, labelnames, registry, buckets=buckets)
+
+
+class PerRegistry(Generic[_Set]):
+    """A part's set of metrics, built once per registry on first use and held weakly.
+
+    Each SDK part (LLM calls, retrieval, predictions, ...) keeps its metric objects in one small
+    class; ``PerRegistry(ThatClass)`` hands out the instance for a registry (the default one when
+    None). The lookup takes no lock once built, because it runs on the app's request path.
+
+    Example::
+
+        >>> from prometheus_client import CollectorRegistry
+        >>> class _Jobs:
+        ...     def __init__(self, registry: CollectorRegistry) -> None:
+        ...         self.done = counter("jobs_done", "Jobs done.", registry=registry)
+        >>> jobs = PerRegistry(_Jobs)
+        >>> registry = CollectorRegistry()
+        >>> jobs(registry) is jobs(registry)
+        True
+    """
+
+    def __init__(self, build: Callable[[CollectorRegistry], _Set]) -> None:
+        self._build = build
+        self._sets: weakref.WeakKeyDictionary[CollectorRegistry, _Set] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def __call__(self, registry: CollectorRegistry | None = None) -> _Set:
+        target = registry if registry is not None else default_registry()
+        found = self._sets.get(target)
+        if found is None:
+            with self._lock:
+                found = self._sets.get(target)
+                if found is None:
+                    found = self._sets[target] = self._build(target)
+        return found

@@ -19,8 +19,6 @@ from __future__ import annotations
 import logging
 import math
 import sys
-import threading
-import weakref
 
 from prometheus_client import CollectorRegistry
 
@@ -64,18 +62,8 @@ class _Metrics:
         )
 
 
-_by_registry: weakref.WeakKeyDictionary[CollectorRegistry, _Metrics] = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
 _warned: set[str] = set()
-
-
-def _metrics(registry: CollectorRegistry | None) -> _Metrics:
-    target = registry if registry is not None else instruments.default_registry()
-    with _lock:
-        metrics = _by_registry.get(target)
-        if metrics is None:
-            metrics = _by_registry[target] = _Metrics(target)
-        return metrics
+_metrics = instruments.PerRegistry(_Metrics)
 
 
 def _drop(what: str, value: object) -> None:

@@ -21,8 +21,6 @@ Example::
 from __future__ import annotations
 
 import math
-import threading
-import weakref
 from collections.abc import Iterable
 from time import perf_counter
 from types import TracebackType
@@ -102,17 +100,7 @@ class _Metrics:
         )
 
 
-_by_registry: weakref.WeakKeyDictionary[CollectorRegistry, _Metrics] = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
-
-
-def _metrics(registry: CollectorRegistry | None) -> _Metrics:
-    target = registry if registry is not None else instruments.default_registry()
-    with _lock:
-        metrics = _by_registry.get(target)
-        if metrics is None:
-            metrics = _by_registry[target] = _Metrics(target)
-        return metrics
+_metrics = instruments.PerRegistry(_Metrics)
 
 
 def record_search(
