@@ -48,6 +48,7 @@ class AIPackThresholds:
     auth_failures_per_minute: tuple[float, float] = (10.0, 50.0)
     memory_ratio: tuple[float, float] = (0.8, 0.9)
     db_pool_usage_ratio: tuple[float, float] = (0.8, 0.95)
+    cache_error_ratio: tuple[float, float] = (0.05, 0.2)
     availability_objective: float = 0.999
     latency_objective: float = 0.99
     latency_objective_seconds: float = 1.0
@@ -427,6 +428,25 @@ def _groups(t: AIPackThresholds) -> list[dict[str, Any]]:
                 t.db_pool_usage_ratio,
                 f"{{{{ $labels.pool_name }}}}: {pct} of the connection pool in use",
                 "Requests will soon wait for a database connection.",
+                t,
+            ),
+            _record(
+                "job:cache_operation_errors:ratio_rate5m",
+                _ratio(
+                    'db_client_operation_duration_seconds_count{db_system_name="redis",'
+                    ' error_type!=""}',
+                    'db_client_operation_duration_seconds_count{db_system_name="redis"}',
+                    "job, pool_name",
+                    "5m",
+                ),
+            ),
+            *_escalating(
+                "CacheErrorRatioHigh",
+                "job:cache_operation_errors:ratio_rate5m > {t}",
+                t.cache_error_ratio,
+                f"{{{{ $labels.pool_name }}}}: {pct} of cache operations fail",
+                "Redis commands fail (connection, timeout or server errors): "
+                "answers lose their cache.",
                 t,
             ),
             _alert(
