@@ -130,3 +130,23 @@ def test_schema_drill_through_the_command(demo: DemoState) -> None:
     assert "diagnosis: doctor error schema:" in text
     assert "notification resolved HealthCheckFailing delivered" in text
     assert diagnose_schema(demo) == []  # healed: doctor finds nothing left to fix
+
+
+def test_the_app_ships_its_traces_and_logs_to_the_server(demo: DemoState) -> None:
+    """The demo app's spans and log records reach the server (Traces and Logs pages have data)."""
+    deadline = time.monotonic() + 60
+    while True:
+        traces = httpx.get(
+            demo.server_url + "/api/v1/traces/search",
+            params={"service": "vigie-demo-faq"},
+            timeout=5,
+        ).json()["data"]
+        logs = httpx.get(
+            demo.server_url + "/api/v1/logs/search",
+            params={"service": "vigie-demo-faq"},
+            timeout=5,
+        ).json()["data"]
+        if traces and logs:
+            break
+        assert time.monotonic() < deadline, (traces, logs)
+        time.sleep(1)

@@ -195,3 +195,51 @@ def test_traces_on_by_default_without_export(registry: CollectorRegistry) -> Non
         assert stage.recording
     configuration.shutdown()
     assert not tracing.is_enabled()
+
+
+def test_logging_reconfigured_by_uvicorn_keeps_shipping(registry: CollectorRegistry) -> None:
+    """uvicorn's dictConfig after configure() neither ends OTLP log shipping nor blocks on it."""
+    import uvicorn
+
+    with OtlpReceiver() as receiver:
+        vigie.configure(
+            "shop",
+            otlp_endpoint=receiver.endpoint,
+            logs={"otlp": True, "stream": "none"},
+            registry=registry,
+            environ={},
+        )
+        logging.getLogger("shop").warning("before uvicorn")
+        uvicorn.Config("shop:app", log_level="warning")  # runs logging.config.dictConfig
+        logging.getLogger("shop").warning("after uvicorn")
+        logs = receiver.wait_for_logs(2)
+    assert [record["body"] for record in logs] == ["before uvicorn", "after uvicorn"]
+
+
+def test_unreachable_collector_does_not_block_logging_reconfiguration(
+    registry: CollectorRegistry,
+) -> None:
+    """With the collector down, dictConfig returns at once instead of waiting out the export."""
+    import socket
+    import time
+
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    vigie.configure(
+        "shop",
+        otlp_endpoint=f"http://127.0.0.1:{closed_port}",
+        otlp_timeout=10.0,
+        logs={"otlp": True, "stream": "none"},
+        registry=registry,
+        environ={},
+    )
+    for number in range(20):
+        logging.getLogger("shop").warning("record %d", number)
+    time.sleep(1.5)  # the batch worker (1 s schedule) is now retrying the dead collector
+    started = time.monotonic()
+    uvicorn.Config("shop:app", log_level="warning")
+    # Flushing to the dead collector would wait for the worker's retries (about 7 s).
+    assert time.monotonic() - started < 3.0

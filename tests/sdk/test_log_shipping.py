@@ -220,10 +220,9 @@ def test_otlp_log_export(logger: logging.Logger) -> None:
                     {"name": "opentelemetry.exporter", "msg": "export failed", "levelno": 30}
                 )
             )
-            handler.flush()
             logs = receiver.wait_for_logs(2)
         finally:
-            handler.close()
+            handler.stop()
             tracing.uninstall()
             reset_opentelemetry()
     assert ids is not None

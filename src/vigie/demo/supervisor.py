@@ -149,7 +149,7 @@ class _Stack:
                 # token goes through a 0600 file: a command line is visible to every local user.
                 "demo", "--app-only", "--no-traffic", f"--port={options.app_port}",
                 f"--drill-token-file={self.token_file}", f"--database-url={self.database_url}",
-                f"--vigie-url={self.server_url}",
+                f"--vigie-url={self.server_url}", f"--otlp-endpoint={self.server_url}",
                 *([f"--seed={options.seed}"] if options.seed is not None else []),
             ),
             log=logs / "app.log",

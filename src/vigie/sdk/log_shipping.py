@@ -137,7 +137,10 @@ class LogListener(logging.handlers.QueueListener):
         for handler in self.handlers:
             try:
                 handler.flush()
-                handler.close()
+                if isinstance(handler, OtlpLogHandler):
+                    handler.stop()
+                else:
+                    handler.close()
             except Exception:
                 handler.handleError(logging.makeLogRecord({"msg": "closing log sink"}))
 
@@ -347,9 +350,20 @@ class OtlpLogHandler(logging.Handler):
         )
 
     def flush(self) -> None:
-        self.provider.force_flush()
+        """Do nothing: the batch processor exports on its own thread; :meth:`stop` drains it.
+
+        The standard library calls ``flush()`` and ``close()`` on every handler ever created, on
+        the host's thread: ``logging.config.dictConfig`` (uvicorn's ``Config`` runs it) and
+        ``logging.shutdown``. A network flush there would block the app for as long as the
+        collector is unreachable, and closing the provider would silently end log shipping.
+        """
 
     def close(self) -> None:
+        """Mark the handler closed for :mod:`logging`; the provider keeps shipping (see flush)."""
+        super().close()
+
+    def stop(self) -> None:
+        """Export what is queued (bounded by the export timeout), then shut the provider down."""
         self.provider.shutdown()
         super().close()
 
