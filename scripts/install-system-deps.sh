@@ -9,6 +9,7 @@ declare -A wanted=(
   [chromium]=chromium
   [redis-server]=redis-server
   [postgresql]=pg_ctlcluster
+  [openssl]=openssl
 )
 missing=()
 for package in "${!wanted[@]}"; do

@@ -209,3 +209,101 @@ def test_apprise_urls_for_each_channel() -> None:
     assert apprise_urls(discord) == ["https://discord.com/api/webhooks/1/x"]
     with pytest.raises(NotificationError, match="does not recognise"):
         AppriseNotifier(["nosuchscheme://x"])
+
+
+def test_outbox_of_an_older_vigie_is_upgraded(tmp_path: Path) -> None:
+    """A queue written before the body_format column existed opens, and its rows read as text."""
+    import sqlite3
+
+    from vigie.notify.outbox import Outbox
+
+    database = tmp_path / "notifications.db"
+    with sqlite3.connect(database) as old:
+        old.execute(
+            "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, dedup_key TEXT UNIQUE NOT"
+            " NULL, receiver TEXT NOT NULL, kind TEXT NOT NULL, integration_index INTEGER NOT"
+            " NULL, send_resolved INTEGER NOT NULL, settings TEXT NOT NULL, group_key TEXT NOT"
+            " NULL, payload TEXT NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL, created_at"
+            " REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt REAL NOT NULL,"
+            " state TEXT NOT NULL DEFAULT 'pending', last_error TEXT NOT NULL DEFAULT '',"
+            " delivered_at REAL)"
+        )
+        old.execute(
+            "INSERT INTO outbox (dedup_key, receiver, kind, integration_index, send_resolved,"
+            " settings, group_key, payload, title, body, created_at, next_attempt) VALUES"
+            " ('k', 'r', 'webhook', 0, 1, '{}', 'g', '{}', 'T', 'B', 0, 0)"
+        )
+    outbox = Outbox(database)
+    [record] = outbox.due(T0)
+    assert (record.notification.title, record.notification.body_format) == ("T", "text")
+    outbox.close()
+
+
+def test_html_email_arrives_as_html(tmp_path: Path) -> None:
+    """An HTML body goes out through apprise as a text/html part, unchanged, to a real SMTP
+    server."""
+    from email import message_from_bytes, policy
+    from email.message import EmailMessage
+    from typing import Any
+
+    from aiosmtpd.controller import Controller
+
+    from support import free_port
+    from vigie.notify.dispatcher import Notification
+
+    received: list[EmailMessage] = []
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            message = message_from_bytes(envelope.content, policy=policy.default)
+            assert isinstance(message, EmailMessage)
+            received.append(message)
+            return "250 OK"
+
+    port = free_port()
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        settings = {"to": "a@example.org", "from": "v@example.org",
+                    "smarthost": f"127.0.0.1:{port}", "require_tls": False}  # fmt: skip
+        integration = Integration("email", False, settings)
+        notifier = AppriseNotifier(apprise_urls(integration))
+        html = "<p>5 &lt; 6 <b>firing</b></p>"
+        notifier.send(
+            Notification(
+                receiver="r",
+                integration=integration,
+                integration_index=0,
+                group_key="g",
+                payload={},
+                title="[FIRING:1] X",
+                body=html,
+                created_at=T0,
+                body_format="html",
+            )
+        )
+        notifier.close()
+    finally:
+        controller.stop()
+    [mail] = received
+    assert mail["Subject"] == "[FIRING:1] X"
+    part = mail.get_body(preferencelist=("html",))
+    assert part is not None
+    assert str(part.get_content()).strip() == html
+
+
+def test_queued_settings_are_readable_by_the_owner_only(tmp_path: Path) -> None:
+    """The queue keeps receivers' secrets (URLs with tokens, SMTP passwords): its files are 0600."""
+    import stat
+
+    clock = FakeClock(T0.timestamp())
+    service = _service(tmp_path, clock, FaultyNotifier(down=True))
+    service.receive([_alert("Down", T0)])
+    clock.advance(10)
+    service.flush_due()
+    service.deliver_due()
+    files = [path for path in tmp_path.rglob("*") if path.is_file()]
+    assert files
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
+    service.stop()

@@ -143,3 +143,54 @@ def test_reload_applies_routing_and_pack(tmp_path: Path) -> None:
         (tmp_path / "vigie.yml").write_text(ROUTED.format(pack="false", url=f"{sink.url}/new"))
         assert httpx.post(f"{url}/-/reload", timeout=10).status_code == 200
         assert groups() == []
+
+
+TEMPLATED = """\
+vigie:
+  self_monitoring: {{enabled: false}}
+  telemetry: {{enabled: false}}
+  alerting:
+    routing:
+      route: {{receiver: hook, group_by: [alertname], group_wait: 100ms, group_interval: 1s}}
+      templates: [notify/*.tmpl]
+      receivers:
+        - name: hook
+          apprise_configs:
+            - urls: ["json://{address}/chat"]
+              title: '{{{{ template "hook.title" . }}}}'
+"""
+
+
+def test_template_file_errors_name_the_template_file(tmp_path: Path) -> None:
+    """A template file that does not parse makes the config error name that file and line."""
+    (tmp_path / "notify").mkdir()
+    (tmp_path / "notify" / "a.tmpl").write_text('\n{{ define "hook.title" }}{{ .X }{{ end }}\n')
+    config = tmp_path / "vigie.yml"
+    config.write_text(TEMPLATED.format(address="127.0.0.1:9"))
+    with pytest.raises(ConfigurationError) as caught:
+        load_config(config)
+    assert caught.value.path == str(tmp_path / "notify" / "a.tmpl")
+    assert caught.value.line == 2
+
+
+def test_reload_with_a_bad_template_keeps_the_running_one(tmp_path: Path) -> None:
+    """A reload whose template is broken is refused; notifications keep the old template."""
+    (tmp_path / "notify").mkdir()
+    template = tmp_path / "notify" / "hook.tmpl"
+    template.write_text('{{ define "hook.title" }}v1 {{ .CommonLabels.alertname }}{{ end }}')
+    with WebhookSink() as sink:
+        address = sink.url.removeprefix("http://")
+        with running_vigie(TEMPLATED.format(address=address), tmp_path) as url:
+            httpx.post(f"{url}/api/v2/alerts", json=[{"labels": {"alertname": "A"}}], timeout=5)
+            assert [b["title"] for b in sink.wait_for(1, prefix="/chat")] == ["v1 A"]
+            template.write_text('{{ define "hook.title" }}v2 {{ .CommonLabels.nope }{{ end }}')
+            refused = httpx.post(f"{url}/-/reload", timeout=10)
+            assert refused.status_code == 500
+            assert f"{template}:1:" in refused.text
+            httpx.post(f"{url}/api/v2/alerts", json=[{"labels": {"alertname": "B"}}], timeout=5)
+            titles = [b["title"] for b in sink.wait_for(2, prefix="/chat")]
+            assert titles == ["v1 A", "v1 B"]
+            template.write_text('{{ define "hook.title" }}v3 {{ .Status }}{{ end }}')
+            assert httpx.post(f"{url}/-/reload", timeout=10).status_code == 200
+            httpx.post(f"{url}/api/v2/alerts", json=[{"labels": {"alertname": "C"}}], timeout=5)
+            assert [b["title"] for b in sink.wait_for(3, prefix="/chat")][2] == "v3 firing"

@@ -5,7 +5,8 @@ vigie reads ``global`` (``resolve_timeout`` and the SMTP, Slack and Telegram def
 ``continue``, ``mute_time_intervals``, ``active_time_intervals``, nested ``routes``),
 ``inhibit_rules``, ``receivers`` (webhook, Discord, Slack, e-mail, Microsoft Teams, Telegram, and
 vigie's ``apprise_configs`` for any other channel apprise knows), ``time_intervals`` /
-``mute_time_intervals`` and ``templates``. Unknown keys are errors, as in Alertmanager, and every
+``mute_time_intervals`` and ``templates`` (parsed, with every receiver's template fields, by
+:mod:`vigie.notify.message_templates`). Unknown keys are errors, as in Alertmanager, and every
 error names the file and line.
 
 Example::
@@ -34,6 +35,7 @@ import promql_parser
 
 from vigie.exceptions import ConfigurationError, RoutingConfigError
 from vigie.notify.matchers import format_matchers, parse_matcher, parse_matchers
+from vigie.notify.message_templates import MessageTemplates
 from vigie.notify.time_intervals import TimeInterval
 from vigie.store.interface import Matcher
 from vigie.yaml_source import LineDict, LineList, load_yaml
@@ -201,6 +203,8 @@ class RoutingConfig:
     resolve_timeout: timedelta = timedelta(minutes=5)
     templates: list[str] = field(default_factory=list)
     source: str = "<string>"
+    #: The defaults and the ``templates`` files, parsed (titles and bodies of notifications).
+    message_templates: MessageTemplates = field(default_factory=lambda: MessageTemplates.load([]))
 
 
 def load_routing_config(path: str | Path) -> RoutingConfig:
@@ -225,6 +229,7 @@ def parse_routing_config(text: str, *, source: str = "<string>") -> RoutingConfi
 class _Builder:
     def __init__(self, source: str) -> None:
         self.source = source
+        self.message_templates = MessageTemplates.load([])
 
     def fail(self, message: str, container: Any = None, key: Any = None) -> RoutingConfigError:
         line = None
@@ -281,6 +286,8 @@ class _Builder:
                 global_section, "resolve_timeout", "global", allow_zero=False
             )
         intervals = self.time_intervals(top)
+        templates = self.sequence(top, "templates", "config")
+        self.message_templates = self.load_templates(top, [str(item) for item in templates])
         receivers = self.receivers(top, global_section)
         if "route" not in top:
             raise self.fail("no route provided in config", top)
@@ -296,9 +303,6 @@ class _Builder:
             for name in (*node.mute_time_intervals, *node.active_time_intervals):
                 if name not in intervals:
                     raise self.fail(f"undefined time interval {name!r} used in route", top, "route")
-        templates = top.get("templates") or []
-        if not isinstance(templates, list):
-            raise self.fail("templates: expected a list of paths", top, "templates")
         return RoutingConfig(
             route=root,
             receivers=receivers,
@@ -307,7 +311,18 @@ class _Builder:
             resolve_timeout=resolve_timeout,
             templates=[str(item) for item in templates],
             source=self.source,
+            message_templates=self.message_templates,
         )
+
+    def load_templates(self, top: LineDict, patterns: list[str]) -> MessageTemplates:
+        """The template files, globs relative to this file (Alertmanager resolves them so)."""
+        base = None if self.source.startswith("<") else Path(self.source).parent
+        try:
+            return MessageTemplates.load(patterns, base=base)
+        except RoutingConfigError as error:
+            if error.source:  # an error in a template file names that file
+                raise
+            raise self.fail(error.message, top, "templates") from None
 
     def route(self, raw: LineDict, parent: Route | None, index: int, where: str) -> Route:
         self.known(raw, _ROUTE_KEYS, where)
@@ -411,6 +426,12 @@ class _Builder:
                 raise self.fail(f"{where}: missing {required}", raw)
         if kind == "apprise" and not isinstance(settings["urls"], list):
             settings["urls"] = [settings["urls"]]
+        if "headers" in settings and not isinstance(settings["headers"], dict):
+            raise self.fail(f"{where}.headers: expected a mapping", raw, "headers")
+        try:
+            self.message_templates.check(kind, settings, where)
+        except RoutingConfigError as error:
+            raise self.fail(error.message, raw, _template_key(raw)) from None
         return Integration(kind=kind, send_resolved=send_resolved, settings=settings)
 
     def inhibit_rules(self, top: LineDict) -> list[InhibitRule]:
@@ -475,6 +496,14 @@ class _Builder:
                         raise self.fail(f"{where}: invalid time interval", raw) from None
                     raise self.fail(f"{where}: {error.message}", raw, "time_intervals") from None
         return intervals
+
+
+def _template_key(raw: LineDict) -> str | None:
+    """The first templated key present in an integration (its line is the error's)."""
+    for key in ("headers", "title", "message", "html", "text", "pretext", "footer"):
+        if key in raw:
+            return key
+    return None
 
 
 def _quote(value: str) -> str:

@@ -34,6 +34,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -52,9 +53,15 @@ from vigie.notify.payload import (
     webhook_payload,
 )
 from vigie.notify.silences import SilenceStore
+from vigie.notify.template_data import template_data
+from vigie.rules.templating import TemplateError
 
 __all__ = ["AggregationGroup", "Dispatcher", "Notification"]
 
+logger = logging.getLogger("vigie.notify")
+
+#: The title of a notification whose integration has no title of its own (webhooks, Telegram).
+SUBJECT_TEMPLATE = '{{ template "__subject" . }}'
 #: How long the notification log remembers a group (Alertmanager's --data.retention default).
 NOTIFICATION_LOG_RETENTION = timedelta(hours=120)
 #: How long resolved alerts stay known to the dispatcher (Alertmanager's --alerts.gc-interval).
@@ -73,6 +80,8 @@ class Notification:
     title: str
     body: str
     created_at: datetime
+    #: ``text`` or ``html`` (an e-mail receiver's ``html`` template).
+    body_format: str = "text"
 
     @property
     def dedup_key(self) -> str:
@@ -259,17 +268,50 @@ class Dispatcher:
             external_url=self.external_url,
             truncated=len(alerts) - len(shown),
         )
-        shared = common_labels([alert.labels for alert in alerts])
+        title, body, body_format = self._message(group, receiver, integration, alerts, now)
         return Notification(
             receiver=receiver,
             integration=integration,
             integration_index=index,
             group_key=group.key,
             payload=payload,
-            title=default_title(payload["status"], alerts, group.labels, shared, now=now),
-            body=default_body(alerts, now=now, ui_url=self.ui_url),
+            title=title,
+            body=body,
             created_at=now,
+            body_format=body_format,
         )
+
+    def _message(
+        self,
+        group: AggregationGroup,
+        receiver: str,
+        integration: Integration,
+        alerts: list[Alert],
+        now: datetime,
+    ) -> tuple[str, str, str]:
+        """Title, body and body format from the receiver's templates (or vigie's defaults).
+
+        A template that fails at send time (data it did not expect) must not lose the page:
+        the notification goes out with the default title and body and the error on top.
+        """
+        templates = self.config.message_templates
+        data = template_data(
+            receiver, group.labels, alerts, now=now, external_url=self.external_url
+        )
+        fallback = default_body(alerts, now=now, ui_url=self.ui_url)
+        try:
+            message = templates.message(integration.kind, integration.settings, data)
+            title = message.title
+            if title is None:
+                title = templates.render(SUBJECT_TEMPLATE, data)
+        except TemplateError as error:
+            logger.warning("notification template of receiver %s failed: %s", receiver, error)
+            shared = common_labels([alert.labels for alert in alerts])
+            title = default_title(data.Status, alerts, group.labels, shared, now=now)
+            return title, f"(notification template failed: {error})\n\n{fallback}", "text"
+        if message.body is None:
+            return title, fallback, "text"
+        return title, message.body, message.body_format
 
     def _active(self) -> list[Alert]:
         return list(self._alerts.values())

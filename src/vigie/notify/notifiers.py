@@ -105,8 +105,11 @@ def _email_url(settings: dict[str, Any]) -> str:
         credentials += "@"
     require_tls = settings.get("require_tls", True)
     mode = "ssl" if port == "465" else ("starttls" if require_tls else "insecure")
-    query = urlencode({"smtp": host, "from": settings["from"], "to": settings["to"], "mode": mode})
-    return f"mailto://{credentials}{host}:{port}?{query}"
+    arguments = {"smtp": host, "from": settings["from"], "to": settings["to"], "mode": mode}
+    tls = settings.get("tls_config")
+    if isinstance(tls, dict) and tls.get("insecure_skip_verify"):
+        arguments["verify"] = "no"  # Alertmanager's tls_config.insecure_skip_verify
+    return f"mailto://{credentials}{host}:{port}?{urlencode(arguments)}"
 
 
 class AppriseNotifier:
@@ -121,7 +124,12 @@ class AppriseNotifier:
                 raise NotificationError(f"apprise does not recognise the URL {_redact(url)!r}")
 
     def send(self, notification: Notification) -> None:
-        if not self._apprise.notify(body=notification.body, title=notification.title):
+        from apprise import NotifyFormat
+
+        body_format = NotifyFormat.HTML if notification.body_format == "html" else NotifyFormat.TEXT
+        if not self._apprise.notify(
+            body=notification.body, title=notification.title, body_format=body_format
+        ):
             raise NotificationError(f"apprise delivery failed for receiver {notification.receiver}")
 
     def close(self) -> None:

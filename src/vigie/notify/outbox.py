@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import json
+import os
 import random
 import sqlite3
 import threading
@@ -47,7 +48,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     next_attempt REAL NOT NULL,
     state TEXT NOT NULL DEFAULT 'pending',
     last_error TEXT NOT NULL DEFAULT '',
-    delivered_at REAL
+    delivered_at REAL,
+    body_format TEXT NOT NULL DEFAULT 'text'
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt);
 CREATE INDEX IF NOT EXISTS outbox_queue
@@ -57,7 +59,7 @@ CREATE INDEX IF NOT EXISTS outbox_queue
 # group's messages arrive in order even after an outage (never "resolved" before "firing").
 _SELECT_DUE = """
 SELECT id, receiver, kind, integration_index, send_resolved, settings, group_key, payload, title,
-       body, created_at, attempts, state, last_error, delivered_at
+       body, created_at, attempts, state, last_error, delivered_at, body_format
 FROM outbox AS o WHERE o.state = 'pending' AND o.next_attempt <= ?
 AND o.id = (SELECT MIN(h.id) FROM outbox AS h WHERE h.state = 'pending' AND h.receiver = o.receiver
             AND h.kind = o.kind AND h.integration_index = o.integration_index
@@ -72,7 +74,7 @@ AND o.id = (SELECT MIN(h.id) FROM outbox AS h WHERE h.state = 'pending' AND h.re
 """
 _SELECT_RECENT = """
 SELECT id, receiver, kind, integration_index, send_resolved, settings, group_key, payload, title,
-       body, created_at, attempts, state, last_error, delivered_at
+       body, created_at, attempts, state, last_error, delivered_at, body_format
 FROM outbox ORDER BY id DESC LIMIT ?
 """
 
@@ -119,6 +121,18 @@ class DeliveryRecord:
         }
 
 
+def _private_file(path: Path) -> None:
+    """Create ``path`` readable by its owner only (0600), or tighten an existing file.
+
+    Queued notifications keep their integration settings so that they can be delivered after
+    a restart: webhook URLs with tokens, SMTP passwords. SQLite gives its journal files the
+    database file's permissions.
+    """
+    descriptor = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(descriptor)
+    os.chmod(path, 0o600)
+
+
 def _moment(value: float) -> datetime:
     return datetime.fromtimestamp(value, tz=UTC)
 
@@ -131,10 +145,17 @@ class Outbox:
     ) -> None:
         self.policy = policy or RetryPolicy()
         self._rng = random.Random(seed)
+        if str(path) != ":memory:":
+            _private_file(Path(path))
         self._connection = sqlite3.connect(str(path), check_same_thread=False)
         self._connection.execute("PRAGMA journal_mode=WAL")
         self._connection.execute("PRAGMA synchronous=FULL")
         self._connection.executescript(_SCHEMA)
+        columns = {row[1] for row in self._connection.execute("PRAGMA table_info(outbox)")}
+        if "body_format" not in columns:  # a queue written by an older vigie
+            self._connection.execute(
+                "ALTER TABLE outbox ADD COLUMN body_format TEXT NOT NULL DEFAULT 'text'"
+            )
         self._lock = threading.Lock()
 
     def enqueue(self, notification: Notification) -> bool:
@@ -144,7 +165,7 @@ class Outbox:
             cursor = self._connection.execute(
                 "INSERT OR IGNORE INTO outbox (dedup_key, receiver, kind, integration_index,"
                 " send_resolved, settings, group_key, payload, title, body, created_at,"
-                " next_attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " next_attempt, body_format) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     notification.dedup_key,
                     notification.receiver,
@@ -158,6 +179,7 @@ class Outbox:
                     notification.body,
                     notification.created_at.timestamp(),
                     notification.created_at.timestamp(),
+                    notification.body_format,
                 ),
             )
         return cursor.rowcount == 1
@@ -233,6 +255,7 @@ class Outbox:
                 title=row[8],
                 body=row[9],
                 created_at=_moment(row[10]),
+                body_format=row[15],
             )
             records.append(
                 DeliveryRecord(

@@ -25,11 +25,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 __all__ = [
+    "GoMethod",
+    "GoValue",
+    "SafeHtml",
     "TemplateFunctionError",
     "TemplateSample",
+    "go_duration",
     "go_quote",
     "go_sprintf",
     "go_string",
+    "go_time_field",
+    "go_time_format",
     "humanize",
     "humanize_1024",
     "humanize_duration",
@@ -50,6 +56,43 @@ class TemplateSample:
 
     Labels: dict[str, str] = field(default_factory=dict)
     Value: float = 0.0
+
+
+class GoValue:
+    """A data object with Go fields and methods, for templates other than Prometheus's own.
+
+    Alertmanager's templates call methods on their data (``.Alerts.Firing``,
+    ``.CommonLabels.Remove .GroupLabels.Names``); a subclass answers :meth:`go_field` with a value
+    or a :class:`GoMethod`, names its Go type for error messages, and may print itself as Go's
+    ``String()`` method would.
+    """
+
+    #: The Go type name shown in errors: ``can't evaluate field X in type template.KV``.
+    go_type = "interface {}"
+
+    def go_field(self, name: str) -> Any:
+        """The field or method ``name``; KeyError when the type has none."""
+        raise KeyError(name)
+
+    def go_string(self) -> str | None:
+        """How ``{{ . }}`` prints the value (None: as Go prints the underlying kind)."""
+        return None
+
+
+@dataclass(frozen=True)
+class GoMethod:
+    """A method of a :class:`GoValue`, called with the arguments that follow it in a command."""
+
+    name: str
+    function: Callable[..., Any]
+    arity: int = 0
+
+    def __call__(self, *args: Any) -> Any:
+        if len(args) != self.arity:
+            raise TemplateFunctionError(
+                f"wrong number of args for {self.name}: want {self.arity} got {len(args)}"
+            )
+        return self.function(*args)
 
 
 def go_float(value: float) -> str:
@@ -83,6 +126,10 @@ def go_float(value: float) -> str:
 
 def go_string(value: Any) -> str:
     """``fmt.Sprint`` of a template value (how ``{{ x }}`` prints it)."""
+    if isinstance(value, GoValue):
+        text = value.go_string()
+        if text is not None:
+            return text
     if value is None:
         return "<nil>"
     if isinstance(value, bool):
@@ -98,15 +145,134 @@ def go_string(value: Any) -> str:
         return f"{{{go_string(value.Labels)} {go_float(value.Value)}}}"
     if isinstance(value, datetime):
         return go_time(value)
+    if isinstance(value, timedelta):
+        return go_duration(value)
     return str(value)
 
 
+class SafeHtml(str):
+    """Text that an HTML template prints as it is (Go's ``template.HTML``, from ``safeHtml``)."""
+
+    __slots__ = ()
+
+
 def go_time(moment: datetime) -> str:
-    """Go's ``time.Time.String()`` for a UTC time: ``1970-01-01 00:00:01.5 +0000 UTC``."""
-    text = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    if moment.microsecond:
-        text += f".{moment.microsecond:06d}".rstrip("0")
-    return text + " +0000 UTC"
+    """Go's ``time.Time.String()``: ``1970-01-01 00:00:01.5 +0000 UTC`` (naive times are UTC)."""
+    return go_time_format(moment, "2006-01-02 15:04:05.999999999 -0700 MST")
+
+
+# Go's reference-time layout elements, longest first so that "2006" wins over "2".
+_LAYOUT_CHUNKS = (
+    "January", "Monday", "-07:00:00", "Z07:00:00", "-070000", "Z070000", "-07:00", "Z07:00",
+    "-0700", "Z0700", "2006", "Jan", "Mon", "MST", "002", "__2", "-07", "Z07", "15", "01", "02",
+    "03", "04", "05", "06", "_2", "PM", "pm", "1", "2", "3", "4", "5",
+)  # fmt: skip
+_FRACTION = re.compile(r"[.,](0+|9+)(?!\d)")
+
+
+def go_time_format(moment: datetime, layout: str) -> str:
+    """Go's ``time.Time.Format`` with a reference-time layout (``2006-01-02 15:04:05 MST``)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    out: list[str] = []
+    position = 0
+    while position < len(layout):
+        fraction = _FRACTION.match(layout, position)
+        if fraction:
+            digits = f"{moment.microsecond:06d}000"[: len(fraction.group(1))]
+            if fraction.group(1)[0] == "9":
+                digits = digits.rstrip("0")
+            out.append(layout[position] + digits if digits else "")
+            position = fraction.end()
+            continue
+        chunk = next((c for c in _LAYOUT_CHUNKS if layout.startswith(c, position)), None)
+        if chunk is None:
+            out.append(layout[position])
+            position += 1
+            continue
+        out.append(_layout_value(moment, chunk))
+        position += len(chunk)
+    return "".join(out)
+
+
+def _layout_value(moment: datetime, chunk: str) -> str:
+    hour12 = moment.hour % 12 or 12
+    simple = {
+        "January": moment.strftime("%B"), "Jan": moment.strftime("%b"),
+        "Monday": moment.strftime("%A"), "Mon": moment.strftime("%a"),
+        "2006": f"{moment.year:04d}", "06": f"{moment.year % 100:02d}",
+        "01": f"{moment.month:02d}", "1": str(moment.month), "02": f"{moment.day:02d}",
+        "2": str(moment.day), "_2": f"{moment.day:2d}",
+        "002": f"{moment.timetuple().tm_yday:03d}", "__2": f"{moment.timetuple().tm_yday:3d}",
+        "15": f"{moment.hour:02d}", "03": f"{hour12:02d}", "3": str(hour12),
+        "04": f"{moment.minute:02d}", "4": str(moment.minute),
+        "05": f"{moment.second:02d}", "5": str(moment.second),
+        "PM": "PM" if moment.hour >= 12 else "AM", "pm": "pm" if moment.hour >= 12 else "am",
+    }  # fmt: skip
+    if chunk in simple:
+        return simple[chunk]
+    offset = moment.utcoffset() or timedelta(0)
+    if chunk == "MST":
+        name = moment.tzname() or ""
+        return "UTC" if name in ("UTC", "UTC+00:00") else name
+    seconds = int(offset.total_seconds())
+    if chunk.startswith("Z") and seconds == 0:
+        return "Z"
+    sign = "-" if seconds < 0 else "+"
+    hours, rest = divmod(abs(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    body = chunk[1:]
+    if body == "07":
+        return f"{sign}{hours:02d}"
+    if body == "0700":
+        return f"{sign}{hours:02d}{minutes:02d}"
+    if body == "07:00":
+        return f"{sign}{hours:02d}:{minutes:02d}"
+    if body == "070000":
+        return f"{sign}{hours:02d}{minutes:02d}{secs:02d}"
+    return f"{sign}{hours:02d}:{minutes:02d}:{secs:02d}"
+
+
+def go_time_field(moment: datetime, name: str) -> Any:
+    """The methods of Go's ``time.Time`` templates use: ``.Format``, ``.Unix``, ``.UTC``…."""
+    methods: dict[str, GoMethod] = {
+        "Format": GoMethod("Format", lambda layout: go_time_format(moment, str(layout)), 1),
+        "String": GoMethod("String", lambda: go_time(moment)),
+        "Unix": GoMethod("Unix", lambda: int(moment.timestamp() // 1)),
+        "UnixMilli": GoMethod("UnixMilli", lambda: int(moment.timestamp() * 1000 // 1)),
+        "UTC": GoMethod("UTC", lambda: moment.astimezone(UTC)),
+        "Local": GoMethod("Local", lambda: moment.astimezone()),
+        "IsZero": GoMethod("IsZero", lambda: moment.year == 1 and moment.timestamp() <= _ZERO_S),
+    }
+    return methods[name]
+
+
+_ZERO_S = datetime(1, 1, 1, tzinfo=UTC).timestamp()
+
+
+def go_duration(delta: timedelta) -> str:
+    """Go's ``time.Duration.String()``: ``1h2m3.5s``, ``250ms``, ``0s``."""
+    microseconds = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    sign = "-" if microseconds < 0 else ""
+    microseconds = abs(microseconds)
+    if microseconds == 0:
+        return "0s"
+    if microseconds < 1000:
+        return f"{sign}{microseconds}µs"
+    if microseconds < 1_000_000:
+        return f"{sign}{_trim(microseconds / 1000)}ms"
+    hours, rest = divmod(microseconds, 3_600_000_000)
+    minutes, rest = divmod(rest, 60_000_000)
+    seconds = _trim(rest / 1_000_000)
+    if hours:
+        return f"{sign}{hours}h{minutes}m{seconds}s"
+    if minutes:
+        return f"{sign}{minutes}m{seconds}s"
+    return f"{sign}{seconds}s"
+
+
+def _trim(number: float) -> str:
+    return f"{number:.6f}".rstrip("0").rstrip(".")
 
 
 def go_quote(text: str) -> str:
@@ -127,6 +293,8 @@ def go_quote(text: str) -> str:
 
 
 def _go_type(value: Any) -> str:
+    if isinstance(value, GoValue):
+        return value.go_type
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int):
@@ -201,7 +369,9 @@ def _format_one(spec: str, verb: str, value: Any, has_precision: bool) -> str:
             if verb == "s" and has_precision:
                 return (spec + "s") % value
             return _pad(spec, text)
-        if verb == "s" and isinstance(value, Mapping | list | tuple | TemplateSample | datetime):
+        if verb == "s" and isinstance(
+            value, Mapping | list | tuple | TemplateSample | datetime | GoValue | timedelta
+        ):
             return _pad(spec, go_string(value))
         if verb == "q" and isinstance(value, int) and not isinstance(value, bool):
             return _pad(spec, "'" + chr(value) + "'")

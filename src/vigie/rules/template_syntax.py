@@ -25,7 +25,9 @@ from typing import Any
 from vigie.rules.template_functions import PURE_FUNCTIONS, go_quote
 
 __all__ = [
+    "BUILTIN_NAMES",
     "FUNCTION_NAMES",
+    "RULE_VARIABLES",
     "Action",
     "Branch",
     "Call",
@@ -46,6 +48,10 @@ _BUILTINS = {
 }  # fmt: skip
 _CONTEXT_FUNCTIONS = {"query", "externalURL", "pathPrefix", "graphLink", "tableLink"}
 FUNCTION_NAMES = frozenset(_BUILTINS | _CONTEXT_FUNCTIONS | set(PURE_FUNCTIONS))
+#: Go's own template functions, available in every dialect.
+BUILTIN_NAMES = frozenset(_BUILTINS)
+#: The variables Prometheus defines before an alert template's text.
+RULE_VARIABLES = frozenset({"$", "$labels", "$externalLabels", "$externalURL", "$value"})
 
 
 class TemplateError(Exception):
@@ -184,14 +190,20 @@ class Jump(Node):
 class Parser:
     """Turns template text into a node list; checks functions and variables like Go's parser."""
 
-    def __init__(self, text: str, name: str) -> None:
+    def __init__(
+        self,
+        text: str,
+        name: str,
+        *,
+        functions: frozenset[str] = FUNCTION_NAMES,
+        variables: frozenset[str] = RULE_VARIABLES,
+    ) -> None:
         self.text = text
         self.name = name
+        self.functions = functions
         self.items = self._split(text)
         self.index = 0
-        self.scopes: list[set[str]] = [
-            {"$", "$labels", "$externalLabels", "$externalURL", "$value"}
-        ]
+        self.scopes: list[set[str]] = [set(variables)]
         self.loops = 0
         #: ``{{ define "name" }}`` bodies, run by ``{{ template "name" }}``.
         self.definitions: dict[str, list[Node]] = {}
@@ -457,7 +469,7 @@ class Parser:
                 operand = Operand(token.offset, "literal", token.text == "true", source=token.text)
             elif token.text == "nil":
                 operand = Operand(token.offset, "literal", None, source="nil")
-            elif token.text in FUNCTION_NAMES:
+            elif token.text in self.functions:
                 operand = Operand(token.offset, "function", token.text, source=token.text)
             else:
                 raise self.error(f'function "{token.text}" not defined', token.offset)

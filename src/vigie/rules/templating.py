@@ -7,6 +7,12 @@ same built-ins (``and or not eq ne lt le gt ge len index print printf``…) and 
 template is parsed into a small tree (:mod:`.template_syntax`: unknown functions and undefined
 variables are parse errors, as in Go) and evaluated here against the alert's data.
 
+The same engine runs other dialects of Go templates (:class:`Dialect`): Alertmanager's
+notification templates (:mod:`vigie.notify.template_data`) bring their own functions, call
+methods on their data (``.Alerts.Firing``, ``.CommonLabels.Remove .GroupLabels.Names``, through
+:class:`~vigie.rules.template_functions.GoValue`) and share ``define``d templates across files
+(``library``), with errors located in the file that defined the failing template.
+
 Example::
 
     >>> template = Template("{{ $labels.instance }} is at {{ $value | humanizePercentage }}")
@@ -22,18 +28,25 @@ import re
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from vigie.rules.template_functions import (
     PURE_FUNCTIONS,
+    GoMethod,
+    GoValue,
+    SafeHtml,
     TemplateFunctionError,
     TemplateSample,
     go_quote,
     go_sprintf,
     go_string,
+    go_time_field,
 )
 from vigie.rules.template_syntax import (
+    BUILTIN_NAMES,
+    RULE_VARIABLES,
     Action,
     Branch,
     Call,
@@ -48,7 +61,16 @@ from vigie.rules.template_syntax import (
     pipeline_text,
 )
 
-__all__ = ["AlertData", "Template", "TemplateError", "TemplateQuery", "expand_alert_template"]
+__all__ = [
+    "PROMETHEUS",
+    "AlertData",
+    "Definition",
+    "Dialect",
+    "Template",
+    "TemplateError",
+    "TemplateQuery",
+    "expand_alert_template",
+]
 
 #: Runs a PromQL expression for ``query "..."``: returns the result's samples.
 TemplateQuery = Callable[[str], Sequence[TemplateSample]]
@@ -79,6 +101,31 @@ _SIGNATURES: dict[str, tuple[tuple[str, ...], str | None]] = {
 }  # fmt: skip
 
 
+Signature = tuple[tuple[str, ...], str | None]
+
+_CONTEXT_FUNCTIONS = frozenset({"query", "externalURL", "pathPrefix", "graphLink", "tableLink"})
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The functions and predefined variables of one family of templates.
+
+    Go's built-ins (``and``, ``printf``, ``len``…) are always there; a dialect adds its own
+    functions (Prometheus's ``humanize``…, or Alertmanager's ``join``, ``toUpper``…) with their
+    signatures, checked as Go checks them, and names the variables defined before the text.
+    """
+
+    functions: Mapping[str, Callable[..., Any]]
+    signatures: Mapping[str, Signature]
+    variables: frozenset[str] = frozenset({"$"})
+    context_functions: frozenset[str] = frozenset()
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Every function a template of this dialect may call."""
+        return BUILTIN_NAMES | self.context_functions | frozenset(self.functions)
+
+
 @dataclass
 class AlertData:
     """An alert template's data: ``.Labels``, ``.ExternalLabels``, ``.ExternalURL``, ``.Value``."""
@@ -101,6 +148,19 @@ class _Struct(dict[str, Any]):
     """A Go struct: unknown fields are errors, unlike map keys."""
 
 
+#: Prometheus's alert templates: its functions, ``query`` and ``$labels``/``$value``….
+PROMETHEUS = Dialect(PURE_FUNCTIONS, _SIGNATURES, RULE_VARIABLES, _CONTEXT_FUNCTIONS)
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A ``{{ define }}``d template, with the template whose text it came from (for errors)."""
+
+    name: str
+    body: list[Node]
+    owner: Template
+
+
 # ---------------------------------------------------------------------------- evaluation
 
 
@@ -111,6 +171,8 @@ class _ExecError(Exception):
         super().__init__(message)
         self.node = node
         self.offset = node.offset if offset is None else offset
+        #: The defined template that failed (None: the top-level text).
+        self.definition: Definition | None = None
 
 
 class _Loop(Exception):  # noqa: N818 - control flow for break/continue, not an error
@@ -128,18 +190,33 @@ def truth(value: Any) -> bool:
 
 
 class Template:
-    """A parsed template; :meth:`render` executes it (parse errors raise :class:`TemplateError`)."""
+    """A parsed template; :meth:`render` executes it (parse errors raise :class:`TemplateError`).
 
-    def __init__(self, text: str, name: str = "template") -> None:
+    ``library`` holds definitions made elsewhere (other template files) that ``{{ template }}``
+    may call; this text's own ``define``s override them, as a later parse does in Go.
+    """
+
+    def __init__(
+        self,
+        text: str,
+        name: str = "template",
+        *,
+        dialect: Dialect = PROMETHEUS,
+        library: Mapping[str, Definition] | None = None,
+    ) -> None:
         self.text = text
         self.name = name
-        parser = Parser(text, name)
+        self.dialect = dialect
+        parser = Parser(text, name, functions=dialect.names, variables=dialect.variables)
         try:
             self.nodes = parser.parse()
         except TemplateError as error:
             raise TemplateError(error.message, name=name, line=error.line) from None
         self._parser = parser
         self.definitions = parser.definitions
+        self.library: dict[str, Definition] = dict(library or {})
+        for defined, body in parser.definitions.items():
+            self.library[defined] = Definition(defined, body, self)
 
     def render(
         self,
@@ -150,24 +227,36 @@ class Template:
     ) -> str:
         """Execute against an alert's data; ``query`` serves the ``query`` function."""
         root = _Struct(data.fields())
-        variables = [
-            {
-                "$": root,
-                "$labels": root["Labels"],
-                "$externalLabels": root["ExternalLabels"],
-                "$externalURL": root["ExternalURL"],
-                "$value": root["Value"],
-            }
-        ]
+        variables = {
+            "$": root,
+            "$labels": root["Labels"],
+            "$externalLabels": root["ExternalLabels"],
+            "$externalURL": root["ExternalURL"],
+            "$value": root["Value"],
+        }
         run = _Execution(self, query, external_url if external_url is not None else "")
+        return self._run(run, root, variables)
+
+    def execute(self, dot: Any, *, escape: Callable[[str], str] | None = None) -> str:
+        """Execute with ``dot`` as data (``$`` too); ``escape`` filters every printed value.
+
+        ``escape`` gives html/template's effect for text between tags: values are escaped
+        unless they are :class:`~vigie.rules.template_functions.SafeHtml` (``safeHtml``).
+        """
+        run = _Execution(self, None, "", escape)
+        return self._run(run, dot, {"$": dot})
+
+    def _run(self, run: _Execution, dot: Any, variables: dict[str, Any]) -> str:
         out: list[str] = []
         try:
-            run.walk(self.nodes, root, variables, out)
+            run.walk(self.nodes, dot, [variables], out)
         except _ExecError as error:
-            line, column = self._parser.locate(error.offset)
+            owner = error.definition.owner if error.definition else self
+            executing = error.definition.name if error.definition else self.name
+            line, column = owner._parser.locate(error.offset)
             raise TemplateError(
-                f'executing "{self.name}" at <{_describe(error.node)}>: {error}',
-                name=self.name,
+                f'executing "{executing}" at <{_describe(error.node)}>: {error}',
+                name=owner.name,
                 line=line,
                 column=column,
             ) from None
@@ -193,10 +282,18 @@ _MAX_DEPTH = 200
 
 
 class _Execution:
-    def __init__(self, template: Template, query: TemplateQuery | None, url: str) -> None:
+    def __init__(
+        self,
+        template: Template,
+        query: TemplateQuery | None,
+        url: str,
+        escape: Callable[[str], str] | None = None,
+    ) -> None:
         self.template = template
+        self.dialect = template.dialect
         self.query = query
         self.url = url
+        self.escape = escape
         self.depth = 0
 
     def walk(
@@ -208,7 +305,10 @@ class _Execution:
             elif isinstance(node, Action):
                 value = self.pipeline(node.pipeline, dot, variables)
                 if not node.pipeline.declarations:
-                    out.append("<no value>" if value is None else go_string(value))
+                    text = "<no value>" if value is None else go_string(value)
+                    if self.escape is not None and not isinstance(value, SafeHtml):
+                        text = self.escape(text)
+                    out.append(text)
             elif isinstance(node, Branch):
                 self.branch(node, dot, variables, out)
             elif isinstance(node, Jump):
@@ -220,15 +320,20 @@ class _Execution:
         self, node: Call, dot: Any, variables: list[dict[str, Any]], out: list[str]
     ) -> None:
         """``{{ template "name" pipeline }}``: the definition runs with only ``$`` defined."""
-        body = self.template.definitions.get(node.name)
-        if body is None:
+        definition = self.template.library.get(node.name)
+        if definition is None:
             raise _ExecError(f"template {go_quote(node.name)} not defined", node)
         if self.depth >= _MAX_DEPTH:
             raise _ExecError("exceeded maximum template depth (100000)", node)
         value = None if node.pipeline is None else self.pipeline(node.pipeline, dot, variables)
         self.depth += 1
         try:
-            self.walk(body, value, [{"$": value}], out)
+            self.walk(definition.body, value, [{"$": value}], out)
+        except _ExecError as error:
+            # The innermost definition is where Go says the error happened.
+            if error.definition is None:
+                error.definition = definition
+            raise
         finally:
             self.depth -= 1
 
@@ -310,9 +415,28 @@ class _Execution:
             return self.function(head, command.operands[1:], command, dot, variables, piped)
         if head.kind == "literal" and head.value is None:
             raise _ExecError("nil is not a command", head)
+        value = self.operand(head, dot, variables, method=True)
+        if isinstance(value, GoMethod):
+            # A method ending a field chain takes the command's arguments (and the piped value).
+            args = [self.operand(arg, dot, variables) for arg in command.operands[1:]]
+            if piped is not _NO_ARGUMENT:
+                args.append(piped)
+            return self.invoke(value, args, head, command)
         if len(command.operands) > 1 or piped is not _NO_ARGUMENT:
             raise _ExecError(f"can't give argument to non-function {head.source}", command)
-        return self.operand(head, dot, variables)
+        return value
+
+    def invoke(self, method: GoMethod, args: list[Any], head: Node, node: Node) -> Any:
+        """Call a data object's method, with Go's arity check and error wording."""
+        if len(args) != method.arity:
+            raise _ExecError(
+                f"wrong number of args for {method.name}: want {method.arity} got {len(args)}",
+                head,
+            )
+        try:
+            return method(*args)
+        except (TemplateFunctionError, ValueError, TypeError) as error:
+            raise _ExecError(f"error calling {method.name}: {error}", node) from None
 
     def function(
         self,
@@ -325,7 +449,7 @@ class _Execution:
     ) -> Any:
         """Call ``head`` as Go does: arity, then argument types, then the call itself."""
         name = head.value
-        params, variadic = _SIGNATURES[name]
+        params, variadic = self.dialect.signatures.get(name) or _SIGNATURES[name]
         count = len(args) + (piped is not _NO_ARGUMENT)
         if count < len(params) or (variadic is None and count != len(params)):
             want = f"at least {len(params)}" if variadic is not None else str(len(params))
@@ -365,7 +489,16 @@ class _Execution:
     ) -> Callable[[], Any]:
         return lambda: self.operand(operand, dot, variables)
 
-    def operand(self, operand: Operand, dot: Any, variables: list[dict[str, Any]]) -> Any:
+    def operand(
+        self,
+        operand: Operand,
+        dot: Any,
+        variables: list[dict[str, Any]],
+        *,
+        method: bool = False,
+    ) -> Any:
+        """An operand's value; a method at the end of its chain is returned, not called, when
+        ``method`` is set (the command calls it with its arguments)."""
         if operand.kind == "literal":
             value = operand.value
         elif operand.kind in ("dot", "field"):
@@ -382,16 +515,19 @@ class _Execution:
             # Go points at the field chain itself: the ".x" of "$value.x".
             dot_at = operand.source.find(".", 1 if operand.kind != "field" else 0)
             start = operand.offset + max(dot_at, 0)
+            last = len(operand.chain) - 1
             try:
-                for name in operand.chain:
+                for position, name in enumerate(operand.chain):
                     value = _field(value, name, operand)
+                    if isinstance(value, GoMethod) and (position < last or not method):
+                        value = self.invoke(value, [], operand, operand)
             except _ExecError as error:
                 raise _ExecError(str(error), operand, start) from None
         return value
 
     def call(self, name: str, args: list[Any]) -> Any:
-        if name in PURE_FUNCTIONS:
-            return PURE_FUNCTIONS[name](*args)
+        if name in self.dialect.functions:
+            return self.dialect.functions[name](*args)
         return _call_builtin(self, name, args)
 
 
@@ -400,6 +536,8 @@ _NO_ARGUMENT = object()
 
 def _type_name(value: Any) -> str:
     """The Go type a template value stands for, as Go's errors name it."""
+    if isinstance(value, GoValue):
+        return value.go_type
     if isinstance(value, TemplateSample):
         return _SAMPLE
     if isinstance(value, list | tuple):
@@ -440,6 +578,21 @@ _STRUCT_NAME = (
 
 
 def _field(value: Any, name: str, node: Node) -> Any:
+    if isinstance(value, GoValue):
+        try:
+            return value.go_field(name)
+        except KeyError:
+            if not isinstance(value, Mapping):
+                raise _ExecError(
+                    f"can't evaluate field {name} in type {value.go_type}", node
+                ) from None
+        # A map type with methods (Alertmanager's KV): other names are keys, absent ones "".
+        return value.get(name, "")
+    if isinstance(value, datetime):
+        try:
+            return go_time_field(value, name)
+        except KeyError:
+            raise _ExecError(f"can't evaluate field {name} in type time.Time", node) from None
     if isinstance(value, _Struct):
         if name not in value:
             raise _ExecError(f"can't evaluate field {name} in type {_STRUCT_NAME}", node)

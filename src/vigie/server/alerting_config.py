@@ -75,7 +75,9 @@ def _alerting(reader: _Reader, node: yaml.Node, field: str) -> AlertingSettings:
         try:
             routing = load_routing_config(path)
         except RoutingConfigError as error:
-            raise ConfigurationError(error.message, path=path, line=error.line) from None
+            # A template file's error names that file, not the routing file.
+            where = error.source if error.source and error.source != "<string>" else path
+            raise ConfigurationError(error.message, path=where, line=error.line) from None
     if "routing" in parts:
         routing = _inline_routing(reader, *parts["routing"])
     external_url = ""
@@ -112,9 +114,12 @@ def _inline_routing(reader: _Reader, node: yaml.Node, field: str) -> RoutingConf
         text = text.rstrip("\0")
     else:  # no source text kept: re-serialise (lines then count from the section)
         text = yaml.serialize(node)
+    source = reader.path or "<config>"
     try:
-        return parse_routing_config(text, source=reader.path or "<config>")
+        return parse_routing_config(text, source=source)
     except RoutingConfigError as error:
+        if error.source and error.source != source:  # in a template file
+            raise ConfigurationError(error.message, path=error.source, line=error.line) from None
         raise ConfigurationError(error.message, path=reader.path, line=error.line,
                                  field=field) from None  # fmt: skip
 
