@@ -49,9 +49,13 @@ def test_report_from_data_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "model intent: DRIFTING, 100% of features drifted (threshold 50%)" in out
     assert "reference trailing, 300 samples; current 300 samples" in out
     (line,) = [row for row in out.splitlines() if row.strip().startswith("amount")]
-    name, method, score, threshold, drifted = line.split()
-    assert (name, method, threshold, drifted) == ("amount", "ks", "0.05", "yes")
+    name, method, score, threshold, evidently, effect, adjusted, drifted = line.split()
+    assert (name, method, threshold, evidently, drifted) == ("amount", "ks", "0.05", "yes", "yes")
     assert float(score) < 1e-6
+    assert float(adjusted) == pytest.approx(float(score), rel=0.03)  # one feature: no adjustment
+    effect_method, effect_value = effect.split("=")
+    assert effect_method == "wasserstein"
+    assert 2.0 < float(effect_value) < 4.0  # the mean moved 30 / 10 = 3 standard deviations
     assert main(["drift", "report", "--data-dir", str(tmp_path), "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["models"][0]["features"][0]["method"] == "ks"

@@ -9,7 +9,13 @@ import pytest
 from scipy import stats
 from scipy.spatial import distance
 
-from vigie.quality.categorical import chi_square_pvalue, jensen_shannon, z_test_pvalue
+from vigie.quality.categorical import (
+    chi_square_pvalue,
+    homogeneity_pvalue,
+    jensen_shannon,
+    total_variation,
+    z_test_pvalue,
+)
 
 
 def test_chi_square_equals_scipy_chisquare() -> None:
@@ -40,3 +46,36 @@ def test_jensen_shannon_equals_scipy() -> None:
     expected = distance.jensenshannon(np.array([5, 3, 2, 0]), np.array([1, 3, 0, 6]))
     assert jensen_shannon(reference, current) == pytest.approx(expected, rel=1e-12)
     assert jensen_shannon({"a": 1}, {"b": 1}) == pytest.approx(math.sqrt(math.log(2)))
+
+
+def test_homogeneity_equals_scipy_contingency_test() -> None:
+    """Without rare categories it is SciPy's chi2_contingency without continuity correction."""
+    from scipy.stats import chi2_contingency
+
+    reference, current = {"a": 50, "b": 20, "c": 30}, {"a": 30, "b": 30, "c": 40, "d": 10}
+    table = [[50, 20, 30, 0], [30, 30, 40, 10]]
+    # d is expected 10 x 100 / 210 = 4.8 times in the reference (< 5): pooled with the next
+    # rarest category, b (50 in all), as one column b+d.
+    pooled = [[50, 20, 30], [30, 40, 40]]
+    expected = chi2_contingency(pooled, correction=False).pvalue
+    assert homogeneity_pvalue(reference, current) == pytest.approx(expected, rel=1e-12)
+    assert chi2_contingency(table, correction=False).pvalue != pytest.approx(expected)
+    big = {"a": 500, "b": 300, "c": 200}, {"a": 300, "b": 300, "c": 400}
+    assert homogeneity_pvalue(*big) == pytest.approx(
+        chi2_contingency([[500, 300, 200], [300, 300, 400]], correction=False).pvalue, rel=1e-12
+    )
+
+
+def test_homogeneity_pools_rare_categories_until_they_are_common_enough() -> None:
+    """Categories seen a few times are pooled; one category left means nothing to test (p 1)."""
+    assert homogeneity_pvalue({"a": 40, "x": 1}, {"a": 40, "y": 2}) == 1.0
+    assert homogeneity_pvalue({"a": 40}, {"a": 10}) == 1.0
+    # Two categories of 30: no pooling, a plain 2 x 2 test.
+    assert homogeneity_pvalue({"a": 30, "b": 30}, {"a": 30, "b": 30}) == pytest.approx(1.0)
+
+
+def test_total_variation_is_the_share_of_traffic_that_moved() -> None:
+    """20 points moved from a to c: 0.2; identical mixes: 0; disjoint: 1."""
+    assert total_variation({"a": 50, "b": 50}, {"a": 30, "b": 50, "c": 20}) == pytest.approx(0.2)
+    assert total_variation({"a": 5}, {"a": 9}) == 0.0
+    assert total_variation({"a": 5}, {"b": 5}) == 1.0

@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vigie.quality.embeddings import centroid_distance, mmd_squared
+from vigie.quality.embeddings import (
+    PERMUTATIONS,
+    centroid_distance,
+    mmd_permutation_pvalue,
+    mmd_squared,
+)
 
 
 def test_mmd_squared_equals_direct_formula() -> None:
@@ -32,3 +37,28 @@ def test_mmd_of_too_few_vectors_is_zero() -> None:
 def test_centroid_distance() -> None:
     """Distance between (0, 0) and (3, 4) is 5."""
     assert centroid_distance(np.zeros(2), np.array([3.0, 4.0])) == 5.0
+
+
+def test_mmd_permutation_pvalue_is_valid_under_no_shift_and_small_under_a_shift() -> None:
+    """Same distribution: p <= 0.05 on ~5% of 200 small controls; a topic shift: the minimum p."""
+    rng = np.random.default_rng(8)
+    p_values = [
+        mmd_permutation_pvalue(
+            rng.normal(size=(20, 4)), rng.normal(size=(15, 4)), permutations=199, seed=seed
+        )
+        for seed in range(200)
+    ]
+    assert 2 <= sum(p <= 0.05 for p in p_values) <= 18  # binomial(200, 0.05) 99.9% range
+    assert all(0.005 <= p <= 1.0 for p in p_values)
+    shifted = mmd_permutation_pvalue(rng.normal(size=(300, 8)), rng.normal(0.5, 1, (300, 8)))
+    assert shifted == 1 / (1 + PERMUTATIONS)
+
+
+def test_mmd_permutation_pvalue_is_deterministic_and_needs_two_vectors() -> None:
+    """The same seed gives the same p-value; fewer than two vectors on a side give 1."""
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(30, 3)), rng.normal(0.3, 1, (30, 3))
+    assert mmd_permutation_pvalue(x, y, permutations=99) == mmd_permutation_pvalue(
+        x, y, permutations=99
+    )
+    assert mmd_permutation_pvalue(x[:1], y) == 1.0

@@ -1,5 +1,8 @@
 """vigie's drift verdicts equal Evidently's defaults on synthetic shifts and no-shift controls.
 
+The parity verdict is ``FeatureDrift.significant`` (Evidently's test alone); ``drifted`` is
+vigie's alarm, which must still fire on every shift here (see ``test_controls.py`` for its
+false-alarm rate).
 Tolerance: while a window fits in a sketch (5,000 values) vigie tests the exact data, so scores
 agree to 1e-9 (absolute) and verdicts are identical; on larger windows the numeric sample is a
 uniform subset and the normed Wasserstein distance agrees within 0.05.
@@ -84,7 +87,7 @@ def test_numeric_verdicts_equal_evidently(evidently: Any, n: int) -> None:
     for case, (reference, current) in _numeric_cases(n, rng).items():
         mine = _vigie("numeric", reference, current)
         name, score, drifted = _evidently(evidently, "numeric", reference, current)
-        assert (mine.method, mine.drifted) == (name, drifted), case
+        assert (mine.method, mine.significant) == (name, drifted), case
         assert mine.score == pytest.approx(score, abs=EXACT), case
 
 
@@ -95,7 +98,7 @@ def test_categorical_verdicts_equal_evidently(evidently: Any, n: int) -> None:
     for case, (reference, current) in _categorical_cases(n, rng).items():
         mine = _vigie("categorical", reference, current)
         name, score, drifted = _evidently(evidently, "categorical", reference, current)
-        assert (mine.method, mine.drifted) == (name, drifted), case
+        assert (mine.method, mine.significant) == (name, drifted), case
         assert mine.score == pytest.approx(score, abs=EXACT), case
 
 
@@ -103,20 +106,39 @@ def test_expected_verdicts_on_known_shifts(evidently: Any) -> None:
     """The shifts are detected and the controls are not, with the expected methods."""
     rng = np.random.default_rng(3)
     found = {
-        case: (drift.method, drift.drifted)
+        case: (drift.method, drift.significant, drift.drifted)
         for case, (ref, cur) in _numeric_cases(3000, rng).items()
         for drift in [_vigie("numeric", ref, cur)]
     }
-    assert found["control"] == ("wasserstein", False)
-    assert found["mean_shift"] == ("wasserstein", True)
-    assert found["variance_change"] == ("wasserstein", True)
-    assert found["few_values"] == ("jensenshannon", False)
-    assert found["few_values_shift"] == ("jensenshannon", True)
+    assert found["control"] == ("wasserstein", False, False)
+    assert found["mean_shift"] == ("wasserstein", True, True)
+    assert found["variance_change"] == ("wasserstein", True, True)
+    assert found["few_values"] == ("jensenshannon", False, False)
+    assert found["few_values_shift"] == ("jensenshannon", True, True)
     small = {
         case: _vigie("categorical", r, c) for case, (r, c) in _categorical_cases(400, rng).items()
     }
-    assert (small["new_category"].method, small["new_category"].drifted) == ("chisquare", True)
-    assert (small["two_categories"].method, small["two_categories"].drifted) == ("z", False)
+    assert (small["new_category"].method, small["new_category"].significant) == ("chisquare", True)
+    assert small["new_category"].drifted
+    assert (small["two_categories"].method, small["two_categories"].significant) == ("z", False)
+    assert not small["two_categories"].drifted
+
+
+@pytest.mark.parametrize("n", [400, 3000], ids=["tests", "distances"])
+def test_alarm_fires_on_every_shift_evidently_detects(n: int) -> None:
+    """Each shift case Evidently flags also raises vigie's alarm, on three seeds and both sizes."""
+    for seed in (3, 7, 11):
+        rng = np.random.default_rng(seed)
+        cases = {f"n_{k}": ("numeric", *v) for k, v in _numeric_cases(n, rng).items()} | {
+            f"c_{k}": ("categorical", *v) for k, v in _categorical_cases(n, rng).items()
+        }
+        for case, (kind, reference, current) in cases.items():
+            drift = _vigie(kind, reference, current)
+            shifted = not case.endswith(("control", "few_values", "binary", "two_categories"))
+            if shifted and drift.significant:
+                assert drift.drifted, (seed, case, drift)
+            if not shifted:
+                assert not drift.drifted, (seed, case, drift)
 
 
 def test_large_windows_agree_within_tolerance(evidently: Any) -> None:
@@ -126,7 +148,7 @@ def test_large_windows_agree_within_tolerance(evidently: Any) -> None:
         reference, current = rng.normal(0, 1, 20_000), rng.normal(shift, 1, 20_000)
         mine = _vigie("numeric", reference, current)
         name, score, drifted = _evidently(evidently, "numeric", reference, current)
-        assert (mine.method, mine.drifted) == (name, drifted)
+        assert (mine.method, mine.significant, mine.drifted) == (name, drifted, drifted)
         assert mine.score == pytest.approx(score, abs=0.05)
 
 
@@ -156,9 +178,10 @@ def test_embedding_topic_shift_equals_evidently(evidently: Any) -> None:
         (mmd, centroid), their_mmd, their_distance = _embeddings(evidently, reference, current)
         assert (mmd.method, centroid.method) == ("mmd", "centroid")
         assert mmd.score == pytest.approx(float(their_mmd[0]), abs=1e-9)
-        assert mmd.drifted == bool(their_mmd[1]) == expected
+        assert mmd.significant == bool(their_mmd[1]) == expected
+        assert mmd.drifted == centroid.drifted == expected  # the alarm: MMD² and permutation test
         assert centroid.score == pytest.approx(float(their_distance[0]), abs=1e-9)
-        assert centroid.drifted == bool(their_distance[1])
+        assert centroid.significant == bool(their_distance[1])
 
 
 @pytest.mark.parametrize("n", [400, 1500], ids=["tests", "distances"])
@@ -219,7 +242,7 @@ def test_data_drift_preset_report_equals_vigie_report(evidently: Any, n: int) ->
     for name, (method, score) in theirs.items():
         assert verdicts[name].method == method, name
         assert verdicts[name].score == pytest.approx(score, abs=EXACT), name
-    assert mine.drift_share == pytest.approx(share)
+    assert mine.significant_share == pytest.approx(share)
 
 
 def test_forced_psi_equals_evidently_psi(evidently: Any) -> None:
@@ -248,4 +271,4 @@ def test_forced_psi_equals_evidently_psi(evidently: Any) -> None:
                 evidently.pd.Series(reference), evidently.pd.Series(current), column_type, None
             )
         assert mine.score == pytest.approx(float(theirs.drift_score), abs=EXACT), kind
-        assert mine.drifted == bool(theirs.drifted), kind
+        assert mine.significant == bool(theirs.drifted), kind

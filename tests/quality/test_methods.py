@@ -58,3 +58,57 @@ def test_forced_psi_on_numeric_and_categorical() -> None:
 def test_empty_window_gives_no_verdict() -> None:
     """A feature absent from a window is not tested."""
     assert evaluate("x", NumericSketch(), NumericSketch()) == []
+
+
+def test_alarm_evidence_per_kind() -> None:
+    """Numeric: KS and Wasserstein; few values and categories: homogeneity and total variation."""
+    rng = np.random.default_rng(6)
+    reference, current = NumericSketch(), NumericSketch()
+    reference.add(rng.normal(0, 1, 500))
+    current.add(rng.normal(0.5, 1, 500))
+    (numeric,) = evaluate("x", reference, current)
+    assert (numeric.method, numeric.test, numeric.effect_method) == ("ks", "ks", "wasserstein")
+    assert numeric.p_value == numeric.score  # the same KS test, reused
+    assert numeric.effect == pytest.approx(0.5, abs=0.1)
+    assert (numeric.significant, numeric.drifted) == (True, True)
+    few_ref, few_cur = NumericSketch(), NumericSketch()
+    few_ref.add([1.0, 2.0, 3.0] * 100)
+    few_cur.add([1.0] * 160 + [2.0, 3.0] * 70)
+    (few,) = evaluate("stars", few_ref, few_cur)
+    assert (few.method, few.test, few.effect_method) == (
+        "chisquare",
+        "chisquare_homogeneity",
+        "total_variation",
+    )
+    assert few.effect == pytest.approx(1.6 / 3 - 1 / 3)
+    left, right = CategoricalSketch(), CategoricalSketch()
+    left.add(["a"] * 2000 + ["b"] * 1000)
+    right.add(["a"] * 1900 + ["b"] * 1100)
+    (large,) = evaluate("c", left, right)  # significant, but 3 points: under the floor
+    assert (large.method, large.test, large.effect_method) == (
+        "jensenshannon",
+        "chisquare_homogeneity",
+        "total_variation",
+    )
+    assert large.p_value is not None
+    assert large.p_value < 0.01
+    assert large.effect == pytest.approx(1 / 30)
+    assert not large.drifted
+
+
+def test_forced_distance_is_its_own_effect_and_floors_can_be_tuned() -> None:
+    """A forced psi is the effect size (floor 0.1); effect_floors raises a floor."""
+    rng = np.random.default_rng(5)
+    reference, current = NumericSketch(), NumericSketch()
+    reference.add(rng.normal(0, 1, 3000))
+    current.add(rng.normal(0.3, 1, 3000))
+    (psi,) = evaluate("x", reference, current, "psi")
+    assert (psi.effect_method, psi.effect, psi.effect_threshold) == ("psi", psi.score, 0.1)
+    (default,) = evaluate("x", reference, current)
+    assert (default.method, default.effect_method, default.drifted) == (
+        "wasserstein",
+        "wasserstein",
+        True,
+    )
+    (strict,) = evaluate("x", reference, current, effect_floors={"wasserstein": 0.5})
+    assert (strict.significant, strict.drifted, strict.effect_threshold) == (True, False, 0.5)

@@ -157,3 +157,32 @@ def test_future_timestamps_land_now(tmp_path: Path) -> None:
     service = QualityService(tmp_path, MemoryStorage().appender, Clock(NOW))
     service.ingest({"samples": [{"model": "m", "time": NOW + 10 * HOUR, "numeric": {"x": 1}}]})
     assert list(service.models["m"].buckets) == [int(NOW // 300 * 300)]
+
+
+def test_alarm_options_are_validated(tmp_path: Path) -> None:
+    """alarm_level must be in (0, 1); effect floors apply to distance methods only."""
+    appender = MemoryStorage().appender
+    with pytest.raises(ConfigurationError, match="alarm level") as caught:
+        QualityService(tmp_path, appender, alarm_level=0.0)
+    assert caught.value.field == "alarm_level"
+    with pytest.raises(ConfigurationError, match="'ks' is not an effect size") as caught:
+        QualityService(tmp_path, appender, effect_floors={"ks": 0.2})
+    assert caught.value.field == "effect_floors"
+    service = QualityService(
+        tmp_path, appender, alarm_level=0.01, effect_floors={"total_variation": 0.2}
+    )
+    assert (service.alarm_level, service.effect_floors) == (0.01, {"total_variation": 0.2})
+
+
+def test_effect_floor_option_reaches_the_check(tmp_path: Path) -> None:
+    """A label mix that moved 30 points alarms by default, not with a floor of 0.5 on it."""
+    rng = np.random.default_rng(0)
+    for floors, expected in ((None, True), ({"total_variation": 0.5}, False)):
+        service = QualityService(
+            tmp_path / str(expected), MemoryStorage().appender, Clock(NOW), effect_floors=floors
+        )
+        service.ingest(_samples(rng, NOW - 3 * HOUR, shift=0))
+        service.ingest(_samples(rng, NOW - HOUR, shift=1))
+        (model,) = service.run_checks()["models"]
+        label = next(f for f in model["features"] if f["feature"] == "prediction.label")
+        assert (label["significant"], label["drifted"]) == (True, expected)

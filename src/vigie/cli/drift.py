@@ -148,18 +148,25 @@ def render_report(report: dict[str, Any]) -> str:
             f"{reference.get('kind', 'trailing')}, {model['reference_samples']} samples; "
             f"current {model['current_samples']} samples"
         )
-        rows = [("feature", "method", "score", "threshold", "drift")]
+        # "evidently": Evidently's verdict for the method (informational); "drift": the alarm.
+        rows = [
+            ("feature", "method", "score", "threshold", "evidently", "effect", "adj_p", "drift")
+        ]
         for feature in model["features"]:
+            adjusted = feature.get("adjusted_p_value")
             rows.append(
                 (
                     feature["feature"],
                     feature["method"],
                     f"{feature['score']:.4g}",
                     f"{feature['threshold']:g}",
+                    "yes" if feature.get("significant") else "no",
+                    f"{feature.get('effect_method', '')}={feature.get('effect', 0.0):.3g}",
+                    "-" if adjusted is None else f"{adjusted:.2g}",
                     "yes" if feature["drifted"] else "no",
                 )
             )
-        widths = [max(len(row[i]) for row in rows) for i in range(5)]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         lines.extend(
             "  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
             for r in rows

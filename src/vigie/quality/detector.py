@@ -7,9 +7,16 @@ through a store :class:`~vigie.store.interface.Appender`, all at the check's tim
 * ``vigie_drift_score{model,feature,method}``: the test's score, a p-value (``ks``,
   ``chisquare``, ``z``) or a distance (``wasserstein``, ``jensenshannon``, ``psi``, ``mmd``,
   ``centroid``); ``vigie_drift_threshold{model,feature,method}``: what it is compared with.
-* ``vigie_drift_detected{model,feature}``: 1 when the feature drifted, else 0.
-* ``vigie_drift_share{model}``: share of the model's features that drifted;
-  ``vigie_drift_model_detected{model}``: 1 when that share >= the drift share (0.5).
+* ``vigie_drift_detected{model,feature}``: 1 when the feature's drift **alarm** is raised, else
+  0 (:mod:`vigie.quality.alarm`: effect size past its floor and Benjamini–Hochberg adjusted
+  p-value <= 0.005 across the model's features). This is what alert rules use.
+* ``vigie_drift_significant{model,feature}``: 1 when Evidently's test alone says drift
+  (informational: ~5% of no-shift checks per KS feature, more for chi-square).
+* ``vigie_drift_effect{model,feature,method}``: the effect size the alarm compares with its floor;
+  ``vigie_drift_adjusted_p_value{model,feature,test}``: the alarm's adjusted p-value.
+* ``vigie_drift_share{model}``: share of the model's features whose alarm is raised;
+  ``vigie_drift_model_detected{model}``: 1 when that share >= the drift share (0.5);
+  ``vigie_drift_significant_share{model}``: share by Evidently's verdicts (its drift share).
 * ``vigie_quality_window_samples{model,window}``: samples in the ``current`` and ``reference``
   windows.
 * ``vigie_quality_low_confidence_ratio{model}``, ``vigie_quality_feedback_satisfaction_ratio``,
@@ -35,7 +42,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from vigie.quality.methods import DRIFT_SHARE, FeatureDrift, evaluate
+from vigie.quality.alarm import raise_alarms
+from vigie.quality.methods import ALARM_LEVEL, DRIFT_SHARE, FeatureDrift, evaluate
 from vigie.quality.sketches import Sketch
 from vigie.store.interface import Appender
 
@@ -60,6 +68,7 @@ class ModelReport:
     current_counters: Mapping[str, int]
     reference_counters: Mapping[str, int]
     drift_share_threshold: float = DRIFT_SHARE
+    alarm_level: float = ALARM_LEVEL
 
     @property
     def verdicts(self) -> dict[str, FeatureDrift]:
@@ -71,12 +80,25 @@ class ModelReport:
 
     @property
     def drift_share(self) -> float:
+        """Share of the features whose alarm is raised (``vigie_drift_share``)."""
         verdicts = self.verdicts
         return sum(v.drifted for v in verdicts.values()) / len(verdicts) if verdicts else 0.0
 
     @property
     def drifted(self) -> bool:
+        """The model's alarm: at least the drift share of its features alarm."""
         return bool(self.verdicts) and self.drift_share >= self.drift_share_threshold
+
+    @property
+    def significant_share(self) -> float:
+        """Share of the features Evidently's tests call drifted (its ``DriftedColumnsCount``)."""
+        verdicts = self.verdicts
+        return sum(v.significant for v in verdicts.values()) / len(verdicts) if verdicts else 0.0
+
+    @property
+    def significant(self) -> bool:
+        """Evidently's dataset-drift verdict (``DataDriftPreset``), informational."""
+        return bool(self.verdicts) and self.significant_share >= self.drift_share_threshold
 
     def ratios(self) -> dict[str, float]:
         """The quality ratios of the current window (only those with a denominator)."""
@@ -94,6 +116,9 @@ class ModelReport:
             "drift_share": self.drift_share,
             "drift_share_threshold": self.drift_share_threshold,
             "drifted": self.drifted,
+            "significant_share": self.significant_share,
+            "significant": self.significant,
+            "alarm_level": self.alarm_level,
             "features": [drift.as_dict() for drift in self.drifts],
             "current_samples": self.current_counters.get("samples", 0),
             "reference_samples": self.reference_counters.get("samples", 0),
@@ -110,13 +135,36 @@ def check_model(
     *,
     methods: Mapping[str, str] | None = None,
     drift_share: float = DRIFT_SHARE,
+    alarm_level: float = ALARM_LEVEL,
+    effect_floors: Mapping[str, float] | None = None,
 ) -> ModelReport:
-    """Test every feature present in both windows; ``methods`` forces a test per feature."""
+    """Test every feature present in both windows and raise the alarms across them.
+
+    ``methods`` forces a test per feature; ``alarm_level`` is the Benjamini–Hochberg level of
+    the alarm and ``effect_floors`` overrides effect-size floors by method (see
+    :mod:`vigie.quality.alarm`).
+    """
     drifts: list[FeatureDrift] = []
     for feature in sorted(set(reference) & set(current)):
         forced = (methods or {}).get(feature)
-        drifts.extend(evaluate(feature, reference[feature], current[feature], forced))
-    return ModelReport(model, drifts, current_counters, reference_counters, drift_share)
+        drifts.extend(
+            evaluate(
+                feature,
+                reference[feature],
+                current[feature],
+                forced,
+                alarm_level=alarm_level,
+                effect_floors=effect_floors,
+            )
+        )
+    return ModelReport(
+        model,
+        raise_alarms(drifts, alarm_level),
+        current_counters,
+        reference_counters,
+        drift_share,
+        alarm_level,
+    )
 
 
 def write_series(reports: Iterable[ModelReport], appender: Appender, timestamp_ms: int) -> None:
@@ -133,12 +181,38 @@ def write_series(reports: Iterable[ModelReport], appender: Appender, timestamp_m
                     {"__name__": "vigie_drift_threshold", **labels}, timestamp_ms, drift.threshold
                 )
             for feature, verdict in report.verdicts.items():
+                labels = {"model": model, "feature": feature}
                 appender.append(
-                    {"__name__": "vigie_drift_detected", "model": model, "feature": feature},
+                    {"__name__": "vigie_drift_detected", **labels},
                     timestamp_ms,
                     float(verdict.drifted),
                 )
+                appender.append(
+                    {"__name__": "vigie_drift_significant", **labels},
+                    timestamp_ms,
+                    float(verdict.significant),
+                )
+                appender.append(
+                    {"__name__": "vigie_drift_effect", **labels, "method": verdict.effect_method},
+                    timestamp_ms,
+                    verdict.effect,
+                )
+                if verdict.adjusted_p_value is not None:
+                    appender.append(
+                        {
+                            "__name__": "vigie_drift_adjusted_p_value",
+                            **labels,
+                            "test": verdict.test,
+                        },
+                        timestamp_ms,
+                        verdict.adjusted_p_value,
+                    )
             if report.verdicts:
+                appender.append(
+                    {"__name__": "vigie_drift_significant_share", "model": model},
+                    timestamp_ms,
+                    report.significant_share,
+                )
                 appender.append(
                     {"__name__": "vigie_drift_share", "model": model},
                     timestamp_ms,

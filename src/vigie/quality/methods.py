@@ -21,6 +21,23 @@ embedding               ``mmd`` (MMD², 0.015) and ``centroid`` (Euclidean, 0.2)
 request. A model drifts when the share of its drifted features is at least
 :data:`DRIFT_SHARE` (0.5, Evidently's ``DataDriftPreset(drift_share=0.5)``).
 
+Two verdicts per feature. ``significant`` is Evidently's verdict above, kept for parity and
+shown as information: on windows of identical data it fires on ~5% of KS tests, ~27% of
+chi-square tests and, past 1000 reference rows, on most small current windows (the normed
+Wasserstein distance of 100 values is >= 0.1 in 70% of controls). ``drifted`` is the **alarm**,
+what ``vigie_drift_detected`` and the UI show: the feature's change must be both
+
+* large: its effect size passes a floor: normed Wasserstein >= 0.1 (Evidently's large-sample
+  threshold: a tenth of a standard deviation) for a numeric feature, total variation >= 0.1
+  (10 points of the mix moved) for categories and numeric features with at most 5 values,
+  MMD² > 0.015 (Evidently's) for embeddings; a forced distance method is its own effect size,
+  and
+* significant: the two-sample test's p-value (KS; chi-square test of homogeneity; MMD
+  permutation test), adjusted by Benjamini–Hochberg across the model's features
+  (:mod:`vigie.quality.alarm`), is at most :data:`ALARM_LEVEL` (0.005).
+
+:func:`evaluate` alone treats its feature as a family of one.
+
 Example::
 
     >>> select_method("numeric", reference_rows=800, n_unique=40)
@@ -31,7 +48,8 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -40,7 +58,9 @@ from vigie.quality import categorical, embeddings, numeric
 from vigie.quality.sketches import CategoricalSketch, EmbeddingSketch, NumericSketch, Sketch
 
 __all__ = [
+    "ALARM_LEVEL",
     "DRIFT_SHARE",
+    "EFFECT_FLOORS",
     "METHODS",
     "SMALL_REFERENCE",
     "FeatureDrift",
@@ -53,6 +73,10 @@ __all__ = [
 DRIFT_SHARE = 0.5
 #: Reference sizes up to this use statistical tests; larger ones use distances.
 SMALL_REFERENCE = 1000
+#: Level of the drift alarm: Benjamini–Hochberg false-discovery rate across a model's features.
+ALARM_LEVEL = 0.005
+#: Numeric features with at most this many distinct values are compared as categories.
+FEW_VALUES = 5
 
 Kind = Literal["numeric", "categorical", "embedding"]
 
@@ -87,6 +111,13 @@ METHODS: dict[str, Method] = {
     "centroid": Method("centroid", embeddings.CENTROID_THRESHOLD, "distance"),
 }
 
+#: Default floor of each effect size: the threshold Evidently gives the distance, and 10 points
+#: of the category mix for the total variation distance.
+EFFECT_FLOORS = {
+    **{name: method.threshold for name, method in METHODS.items() if method.kind == "distance"},
+    "total_variation": 0.1,
+}
+
 
 def select_method(kind: Kind, *, reference_rows: int, n_unique: int | None) -> Method:
     """Evidently's default test for a feature; ``n_unique`` None means "many" (> 64)."""
@@ -105,7 +136,14 @@ def select_method(kind: Kind, *, reference_rows: int, n_unique: int | None) -> M
 
 @dataclass(frozen=True)
 class FeatureDrift:
-    """The verdict on one feature: which test, its score and threshold, drifted or not."""
+    """The verdicts on one feature: Evidently's test (``significant``) and the alarm (``drifted``).
+
+    ``method``, ``score`` and ``threshold`` are Evidently's default test and ``significant`` its
+    verdict. ``drifted`` is the alarm: ``effect`` passes ``effect_threshold`` and the ``test``'s
+    ``p_value``, adjusted across the model's features (``adjusted_p_value``), is at most the
+    alarm level. ``p_value`` is None for an embedding whose MMD² is under its floor (the
+    permutation test is skipped; it counts as 1).
+    """
 
     feature: str
     kind: Kind
@@ -115,6 +153,18 @@ class FeatureDrift:
     drifted: bool
     reference_rows: int
     current_rows: int
+    significant: bool = False
+    test: str = ""
+    p_value: float | None = None
+    adjusted_p_value: float | None = None
+    effect_method: str = ""
+    effect: float = 0.0
+    effect_threshold: float = 0.0
+
+    @property
+    def large(self) -> bool:
+        """Whether the effect size passes its floor (the first condition of the alarm)."""
+        return Method(self.effect_method, self.effect_threshold, "distance").drifted(self.effect)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -126,36 +176,90 @@ class FeatureDrift:
             "drifted": self.drifted,
             "reference_rows": self.reference_rows,
             "current_rows": self.current_rows,
+            "significant": self.significant,
+            "test": self.test,
+            "p_value": self.p_value,
+            "adjusted_p_value": self.adjusted_p_value,
+            "effect_method": self.effect_method,
+            "effect": self.effect,
+            "effect_threshold": self.effect_threshold,
         }
 
 
+@dataclass(frozen=True)
+class _Evidence:
+    """What the alarm needs: a two-sample test's p-value and an effect size with its floor."""
+
+    test: str
+    p_value: float | None
+    effect_method: str
+    effect: float
+
+
 def evaluate(
-    feature: str, reference: Sketch, current: Sketch, method: str | None = None
+    feature: str,
+    reference: Sketch,
+    current: Sketch,
+    method: str | None = None,
+    *,
+    alarm_level: float = ALARM_LEVEL,
+    effect_floors: Mapping[str, float] | None = None,
 ) -> list[FeatureDrift]:
     """Test ``current`` against ``reference``; embeddings give two verdicts (MMD and centroid).
 
     ``method`` forces a test (for example ``"psi"``); by default Evidently's choice applies.
+    ``effect_floors`` overrides an effect size's floor by method name (``{"wasserstein": 0.2}``).
+    The alarm treats the feature as a family of one (``check_model`` adjusts across features).
     Returns an empty list when either window has no value.
     """
+    floors = {**EFFECT_FLOORS, **(effect_floors or {})}
     if isinstance(reference, EmbeddingSketch) and isinstance(current, EmbeddingSketch):
-        return _embedding(feature, reference, current)
+        return _embedding(feature, reference, current, floors, alarm_level)
     if isinstance(reference, NumericSketch) and isinstance(current, NumericSketch):
-        return _numeric(feature, reference, current, method)
+        return _numeric(feature, reference, current, method, floors, alarm_level)
     if isinstance(reference, CategoricalSketch) and isinstance(current, CategoricalSketch):
-        return _categorical(feature, reference, current, method)
+        return _categorical(feature, reference, current, method, floors, alarm_level)
     return []
 
 
 def _verdict(
-    feature: str, kind: Kind, chosen: Method, score: float, ref: int, cur: int
+    feature: str,
+    kind: Kind,
+    chosen: Method,
+    score: float,
+    rows: tuple[int, int],
+    evidence: _Evidence,
+    floors: Mapping[str, float],
+    alarm_level: float,
 ) -> FeatureDrift:
-    return FeatureDrift(
-        feature, kind, chosen.name, score, chosen.threshold, chosen.drifted(score), ref, cur
+    drift = FeatureDrift(
+        feature,
+        kind,
+        chosen.name,
+        score,
+        chosen.threshold,
+        False,
+        rows[0],
+        rows[1],
+        significant=chosen.drifted(score),
+        test=evidence.test,
+        p_value=evidence.p_value,
+        adjusted_p_value=evidence.p_value,
+        effect_method=evidence.effect_method,
+        effect=evidence.effect,
+        effect_threshold=floors[evidence.effect_method],
     )
+    alarm = drift.large and evidence.p_value is not None and evidence.p_value <= alarm_level
+    return replace(drift, drifted=alarm)
 
 
 def _numeric(
-    feature: str, reference: NumericSketch, current: NumericSketch, method: str | None
+    feature: str,
+    reference: NumericSketch,
+    current: NumericSketch,
+    method: str | None,
+    floors: Mapping[str, float],
+    alarm_level: float,
 ) -> list[FeatureDrift]:
     if not reference.count or not current.count:
         return []
@@ -185,7 +289,34 @@ def _numeric(
             if chosen.name == "psi"
             else categorical.jensen_shannon_shares(ref_shares, cur_shares)
         )
-    return [_verdict(feature, "numeric", chosen, score, reference.count, current.count)]
+    evidence = _numeric_evidence(reference, current, n_unique, chosen, bool(method), score)
+    rows = (reference.count, current.count)
+    return [_verdict(feature, "numeric", chosen, score, rows, evidence, floors, alarm_level)]
+
+
+def _numeric_evidence(
+    reference: NumericSketch,
+    current: NumericSketch,
+    n_unique: int | None,
+    chosen: Method,
+    forced: bool,
+    score: float,
+) -> _Evidence:
+    """A few values are compared as categories (chi-square, TV); others by KS and Wasserstein."""
+    if n_unique is not None and n_unique <= FEW_VALUES:
+        ref_counts, cur_counts = reference.distinct or {}, current.distinct or {}
+        p_value = categorical.homogeneity_pvalue(ref_counts, cur_counts)
+        if forced and chosen.kind == "distance":  # a forced distance is its own effect size
+            return _Evidence("chisquare_homogeneity", p_value, chosen.name, score)
+        effect = categorical.total_variation(ref_counts, cur_counts)
+        return _Evidence("chisquare_homogeneity", p_value, "total_variation", effect)
+    ref_values, cur_values = reference.sample(), current.sample()
+    # The KS test on the same values as Evidently's: reuse its p-value when it is the score.
+    p_value = score if chosen.name == "ks" else numeric.ks_pvalue(ref_values, cur_values)
+    if chosen.name == "wasserstein" or (forced and chosen.kind == "distance"):
+        return _Evidence("ks", p_value, chosen.name, score)  # the score is the effect size
+    effect = numeric.wasserstein_normed(ref_values, cur_values, reference.std)
+    return _Evidence("ks", p_value, "wasserstein", effect)
 
 
 def _binned(
@@ -214,7 +345,12 @@ def _on_counts(name: str, reference: categorical.Counts, current: categorical.Co
 
 
 def _categorical(
-    feature: str, reference: CategoricalSketch, current: CategoricalSketch, method: str | None
+    feature: str,
+    reference: CategoricalSketch,
+    current: CategoricalSketch,
+    method: str | None,
+    floors: Mapping[str, float],
+    alarm_level: float,
 ) -> list[FeatureDrift]:
     if not reference.count or not current.count:
         return []
@@ -225,18 +361,37 @@ def _categorical(
         else select_method("categorical", reference_rows=reference.count, n_unique=n_unique)
     )
     score = _on_counts(chosen.name, reference.counts, current.counts)
-    return [_verdict(feature, "categorical", chosen, score, reference.count, current.count)]
+    p_value = categorical.homogeneity_pvalue(reference.counts, current.counts)
+    if method and chosen.kind == "distance":  # a forced distance is its own effect size
+        evidence = _Evidence("chisquare_homogeneity", p_value, chosen.name, score)
+    else:
+        effect = categorical.total_variation(reference.counts, current.counts)
+        evidence = _Evidence("chisquare_homogeneity", p_value, "total_variation", effect)
+    rows = (reference.count, current.count)
+    return [_verdict(feature, "categorical", chosen, score, rows, evidence, floors, alarm_level)]
 
 
 def _embedding(
-    feature: str, reference: EmbeddingSketch, current: EmbeddingSketch
+    feature: str,
+    reference: EmbeddingSketch,
+    current: EmbeddingSketch,
+    floors: Mapping[str, float],
+    alarm_level: float,
 ) -> list[FeatureDrift]:
     if reference.count < 2 or current.count < 2:
         return []
-    mmd = embeddings.mmd_squared(reference.sample(), current.sample())
+    ref_vectors, cur_vectors = reference.sample(), current.sample()
+    mmd = embeddings.mmd_squared(ref_vectors, cur_vectors)
     centroid = embeddings.centroid_distance(reference.centroid, current.centroid)
-    ref, cur = reference.count, current.count
-    return [
-        _verdict(feature, "embedding", METHODS["mmd"], mmd, ref, cur),
-        _verdict(feature, "embedding", METHODS["centroid"], centroid, ref, cur),
-    ]
+    # The permutation test costs a matrix product: run it only when the effect could alarm.
+    large = Method("mmd", floors["mmd"], "distance").drifted(mmd)
+    p_value = embeddings.mmd_permutation_pvalue(ref_vectors, cur_vectors) if large else None
+    evidence = _Evidence("mmd_permutation", p_value, "mmd", mmd)
+    rows = (reference.count, current.count)
+    verdict = _verdict(
+        feature, "embedding", METHODS["mmd"], mmd, rows, evidence, floors, alarm_level
+    )
+    by_centroid = _verdict(
+        feature, "embedding", METHODS["centroid"], centroid, rows, evidence, floors, alarm_level
+    )
+    return [verdict, by_centroid]

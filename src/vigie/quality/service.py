@@ -36,7 +36,7 @@ from vigie.exceptions import ConfigurationError, PayloadError
 from vigie.quality.detector import ModelReport, check_model, write_series
 from vigie.quality.history import ModelHistory
 from vigie.quality.ingest import parse_batch
-from vigie.quality.methods import DRIFT_SHARE, METHODS
+from vigie.quality.methods import ALARM_LEVEL, DRIFT_SHARE, EFFECT_FLOORS, METHODS
 from vigie.quality.sketches import CategoricalSketch, EmbeddingSketch, NumericSketch, Sketch
 from vigie.quality.windows import ReferenceSpec, WindowSettings
 from vigie.store.interface import Appender
@@ -52,7 +52,9 @@ class QualityService:
     """Drift and quality monitoring of every model that sends samples.
 
     ``appender_factory`` returns a fresh store appender per check; ``clock`` returns Unix
-    seconds (injected so tests and replays control time).
+    seconds (injected so tests and replays control time). ``alarm_level`` (default 0.005) and
+    ``effect_floors`` (``{"wasserstein": 0.2}``: floors by effect size) tune the drift alarm
+    (:mod:`vigie.quality.alarm`); ``methods`` forces a test per feature.
     """
 
     def __init__(
@@ -66,6 +68,8 @@ class QualityService:
         drift_share: float = DRIFT_SHARE,
         methods: Mapping[str, str] | None = None,
         save_interval: float = 300.0,
+        alarm_level: float = ALARM_LEVEL,
+        effect_floors: Mapping[str, float] | None = None,
     ) -> None:
         self.path = Path(data_dir) / STATE_FILE
         self.appender_factory = appender_factory
@@ -77,6 +81,19 @@ class QualityService:
         if unknown:
             raise ConfigurationError(f"unknown drift method {unknown[0]!r}", field="methods")
         self.methods = dict(methods or {})
+        if not 0.0 < alarm_level < 1.0:
+            raise ConfigurationError(
+                f"the alarm level must be between 0 and 1, got {alarm_level!r}", field="alarm_level"
+            )
+        floors = dict(effect_floors or {})
+        unfloored = sorted(set(floors) - set(EFFECT_FLOORS))
+        if unfloored:
+            raise ConfigurationError(
+                f"{unfloored[0]!r} is not an effect size (one of {', '.join(EFFECT_FLOORS)})",
+                field="effect_floors",
+            )
+        self.alarm_level = alarm_level
+        self.effect_floors = floors
         self.save_interval = save_interval
         self._saved_at = -math.inf
         self.models: dict[str, ModelHistory] = {}
@@ -149,6 +166,8 @@ class QualityService:
                     current_counters,
                     methods=self.methods,
                     drift_share=self.drift_share,
+                    alarm_level=self.alarm_level,
+                    effect_floors=self.effect_floors,
                 )
             )
         return reports

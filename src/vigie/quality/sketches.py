@@ -135,7 +135,10 @@ class NumericSketch:
         self.maximum = max(self.maximum, float(array.max()))
         if self.distinct is not None:
             uniques, counts = np.unique(array, return_counts=True)
-            self._count_distinct(zip(uniques.tolist(), counts.tolist(), strict=True))
+            if len(uniques) > MAX_DISTINCT:  # "many" already: skip the per-value dictionary
+                self.distinct = None
+            else:
+                self._count_distinct(zip(uniques.tolist(), counts.tolist(), strict=True))
         self._sample.add(array.reshape(-1, 1))
 
     def merge(self, other: NumericSketch) -> None:
