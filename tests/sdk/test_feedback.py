@@ -6,7 +6,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from vigie.exceptions import InstrumentationError
-from vigie.sdk.feedback import FeedbackRecord, consented_feedback, record_feedback
+from vigie.sdk.feedback import FeedbackRecord, consented_feedback, forget_user, record_feedback
 
 
 def count(registry: CollectorRegistry, rating: str, target: str = "answer") -> float | None:
@@ -67,3 +67,20 @@ def test_with_consent_the_record_goes_to_the_sink(registry: CollectorRegistry) -
     record_feedback("search", "up", comment="found it", consent=True, registry=registry)
     assert consented_feedback()[-1].comment == "found it"
     assert "u-1" not in generate_latest(registry).decode()
+
+
+def test_forget_user_erases_only_that_users_records(registry: CollectorRegistry) -> None:
+    """forget_user deletes one user's consented records from the buffer and keeps the others'."""
+    for user, comment in (("u-erase", "first"), ("u-keep", "other"), ("u-erase", "second")):
+        record_feedback(
+            "answer", "up", comment=comment, user_id=user, consent=True, registry=registry
+        )
+    assert forget_user("u-erase") == 2
+    remaining = consented_feedback()
+    assert not [r for r in remaining if r.user_id == "u-erase"]
+    assert [r.comment for r in remaining if r.user_id == "u-keep"][-1] == "other"
+    assert forget_user("u-erase") == 0
+    # The aggregated counts are not personal data and stay.
+    assert (
+        registry.get_sample_value("user_feedback_total", {"target": "answer", "rating": "up"}) == 3
+    )

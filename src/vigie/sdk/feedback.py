@@ -21,6 +21,7 @@ Example::
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -38,6 +39,7 @@ __all__ = [
     "Rating",
     "check_target",
     "consented_feedback",
+    "forget_user",
     "normalize_rating",
     "record_feedback",
 ]
@@ -62,11 +64,31 @@ class FeedbackRecord:
 
 
 _recent: deque[FeedbackRecord] = deque(maxlen=1000)
+# forget_user rebuilds the buffer: no append may slip between its read and its write.
+_recent_lock = threading.Lock()
 
 
 def consented_feedback() -> list[FeedbackRecord]:
     """The most recent consented feedback records (at most 1000), oldest first."""
     return list(_recent)
+
+
+def forget_user(user_id: str) -> int:
+    """Delete every record of ``user_id`` from the in-memory buffer; returns how many.
+
+    The right to erasure (GDPR art. 17) for the default sink: an app that keeps consented
+    feedback elsewhere (its own ``sink``) deletes it there. The aggregated counters hold no id.
+
+    >>> record_feedback("answer", "up", user_id="u-1", consent=True, registry=CollectorRegistry())
+    >>> forget_user("u-1"), [r for r in consented_feedback() if r.user_id == "u-1"]
+    (1, [])
+    """
+    with _recent_lock:
+        kept = [record for record in _recent if record.user_id != user_id]
+        removed = len(_recent) - len(kept)
+        _recent.clear()
+        _recent.extend(kept)
+    return removed
 
 
 def normalize_rating(rating: Rating) -> str:
@@ -154,4 +176,8 @@ def record_feedback(
     if consent and (comment or user_id):
         record = FeedbackRecord(target, value, comment, user_id, time.time())
         with guard("feedback sink"):
-            (sink or _recent.append)(record)
+            if sink is not None:
+                sink(record)
+            else:
+                with _recent_lock:
+                    _recent.append(record)
