@@ -11,12 +11,22 @@ round runs every variant once, in a shuffled order) and the medians of the round
 a noisy neighbour hurts every variant alike. It prints the added microseconds per request and the
 ratio of vigie's overhead to the lightest peer's (goal: at most 0.4).
 
-Part 2 serves the bare app with real uvicorn on loopback, with and without vigie, drives it with
-keep-alive HTTP/1.1 clients for a bounded time (pairs of runs, shuffled within each pair), and
-prints the throughput drop (goal: under 5%) and the server's CPU time per request.
+Part 2 serves the bare app with real uvicorn on loopback, bare, with vigie as installed by default
+(metrics, ``X-Request-ID``, ``/metrics``) and with vigie recording the metrics only
+(``request_id=False``). The three servers run side by side for the whole part; each round drives
+them in many short interleaved slices (shuffled order) with keep-alive HTTP/1.1 clients, and
+reads each server process's CPU time from ``/proc/<pid>/task/*/schedstat`` (nanoseconds). It
+prints the throughput drop (goal: under 5%) computed two ways: from the server's CPU time per
+request (a saturated worker's capacity is its inverse: the robust figure on a shared machine) and
+from wall-clock requests per second (what a quiet machine shows), each as the median of the
+per-round ratios.
 
 Per-request times in part 1 are CPU time of this process (``time.process_time``), not wall time:
 on a machine shared with other work, wall time mostly measures the neighbours.
+``--instructions`` adds a third figure that does not depend on the machine's load: each server
+runs under valgrind (cachegrind) and the instructions it executes per request are counted
+(difference of a 1,000- and a 200-request run, so start-up cancels out), and the throughput
+drop is one minus the ratio bare / instrumented. It takes a few minutes and needs ``valgrind``.
 ``--quick`` shortens both parts to check that the script runs.
 """
 
@@ -164,10 +174,26 @@ def in_process(rounds: int, requests: int) -> dict[str, float]:
 _SERVER = """
 import sys, uvicorn
 sys.path.insert(0, {bench_dir!r})
-from bench_http_middleware import VARIANTS
-uvicorn.run(VARIANTS[{variant!r}](), host="127.0.0.1", port={port}, log_level="error",
+from bench_http_middleware import SERVED
+uvicorn.run(SERVED[{variant!r}](), host="127.0.0.1", port={port}, log_level="error",
             access_log=False, lifespan="off")
 """
+
+
+def vigie_metrics_only_app() -> App:
+    from vigie.integrations.fastapi import instrument_fastapi
+
+    app = build_app()
+    return instrument_fastapi(app, registry=CollectorRegistry(), request_id=False)  # type: ignore[no-any-return]
+
+
+#: What part 2 serves under uvicorn: bare, vigie as installed by default (the five metrics,
+#: X-Request-ID, /metrics), and vigie recording the metrics only (``request_id=False``).
+SERVED: dict[str, Callable[[], App]] = {
+    "bare": bare,
+    "vigie": vigie_app,
+    "vigie (metrics only)": vigie_metrics_only_app,
+}
 
 
 def _free_port() -> int:
@@ -196,54 +222,192 @@ async def _client(port: int, deadline: float) -> int:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` (Linux ``/proc``)."""
+    """CPU time of process ``pid``, all threads: nanoseconds from ``/proc/<pid>/task/*/schedstat``.
+
+    ``/proc/<pid>/stat`` counts in clock ticks (10 ms), too coarse for the short slices below;
+    schedstat's first field is the exact run time of each thread.
+    """
+    total = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            total += int(stat.read_text().split()[0])
+        except (OSError, ValueError, IndexError):  # a thread that just ended
+            continue
+    if total:
+        return total / 1e9
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _throughput(variant: str, seconds: float, clients: int) -> tuple[float, float]:
-    """(requests per second, server CPU seconds per request) of ``variant`` under uvicorn."""
-    port = _free_port()
-    code = _SERVER.format(bench_dir=str(Path(__file__).parent), variant=variant, port=port)
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1] / "src"))
-    server = subprocess.Popen([sys.executable, "-c", code], env=env)
-    try:
-        for _ in range(200):
+class _Server:
+    """One uvicorn process serving a variant, for the whole of part 2."""
+
+    def __init__(self, variant: str) -> None:
+        self.variant = variant
+        self.port = _free_port()
+        code = _SERVER.format(bench_dir=str(Path(__file__).parent), variant=variant, port=self.port)
+        env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1] / "src"))
+        self.process = subprocess.Popen([sys.executable, "-c", code], env=env)
+        for _ in range(400):
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                break
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.1).close()
+                return
             except OSError:
                 time.sleep(0.05)
-        else:
-            raise RuntimeError(f"uvicorn did not start for {variant}")
+        self.close()
+        raise RuntimeError(f"uvicorn did not start for {variant}")
 
-        async def run(length: float) -> int:
-            deadline = time.perf_counter() + length
-            counts = await asyncio.gather(*(_client(port, deadline) for _ in range(clients)))
+    def drive(self, seconds: float, clients: int) -> tuple[int, float, float]:
+        """(requests, server CPU seconds, wall seconds) of ``clients`` keep-alive clients."""
+
+        async def run() -> int:
+            deadline = time.perf_counter() + seconds
+            counts = await asyncio.gather(*(_client(self.port, deadline) for _ in range(clients)))
             return sum(counts)
 
-        asyncio.run(run(min(1.0, seconds)))  # warm-up, discarded
-        cpu_before = _cpu_seconds(server.pid)
+        cpu_before = _cpu_seconds(self.process.pid)
         started = time.perf_counter()
-        total = asyncio.run(run(seconds))
+        total = asyncio.run(run())
         elapsed = time.perf_counter() - started
-        cpu = _cpu_seconds(server.pid) - cpu_before
-        return total / elapsed, cpu / max(total, 1)
+        return total, _cpu_seconds(self.process.pid) - cpu_before, elapsed
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def under_uvicorn(
+    rounds: int, slices: int, seconds: float, clients: int
+) -> dict[str, dict[str, list[float]]]:
+    """Per round and variant: server CPU µs per request and requests per second.
+
+    Every server runs for the whole measurement; a round is ``slices`` passes over the variants
+    in a shuffled order, each pass driving one variant for ``seconds``, so a neighbour's burst
+    of load hits all of them within the round. Each round's figures add up its slices.
+    """
+    servers = {name: _Server(name) for name in SERVED}
+    try:
+        for server in servers.values():
+            server.drive(min(1.0, seconds * 3), clients)  # warm-up, discarded
+        figures: dict[str, dict[str, list[float]]] = {
+            name: {"cpu_us": [], "rps": []} for name in servers
+        }
+        order = list(servers)
+        for _ in range(rounds):
+            sums = {name: [0.0, 0.0, 0.0] for name in servers}  # requests, CPU s, wall s
+            for _ in range(slices):
+                random.shuffle(order)
+                for name in order:
+                    requests, cpu, wall = servers[name].drive(seconds, clients)
+                    sums[name][0] += requests
+                    sums[name][1] += cpu
+                    sums[name][2] += wall
+            for name, (served, cpu, wall) in sums.items():
+                figures[name]["cpu_us"].append(cpu / max(served, 1.0) * 1e6)
+                figures[name]["rps"].append(served / wall)
+        return figures
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        for server in servers.values():
+            server.close()
+
+
+_COUNTED_SERVER = """
+import sys, uvicorn
+sys.path.insert(0, {bench_dir!r})
+from bench_http_middleware import SERVED
+app, served = SERVED[{variant!r}](), [0]
+async def counted(scope, receive, send):
+    await app(scope, receive, send)
+    served[0] += 1
+    if served[0] >= {requests}:
+        server.should_exit = True
+server = uvicorn.Server(uvicorn.Config(counted, host="127.0.0.1", port={port},
+                        log_level="error", access_log=False, lifespan="off"))
+server.run()
+"""
+
+
+def _instructions(variant: str, requests: int, clients: int) -> int:
+    """Machine instructions a uvicorn server runs, from start to exit after ``requests``."""
+    port = _free_port()
+    code = _COUNTED_SERVER.format(
+        bench_dir=str(Path(__file__).parent), variant=variant, port=port, requests=requests
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1] / "src"), PYTHONHASHSEED="0")
+    command = ["valgrind", "--tool=cachegrind", "--cache-sim=no"]
+    command += ["--cachegrind-out-file=/dev/null", sys.executable, "-c", code]
+    server = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    for _ in range(6000):  # startup under valgrind takes tens of seconds
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+
+    async def run(quota: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for _ in range(quota):
+            writer.write(b"GET /items/7 HTTP/1.1\r\nHost: bench\r\n\r\n")
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next(
+                int(line.split(b":", 1)[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+            await reader.readexactly(length)
+        writer.close()
+
+    async def all_clients() -> None:
+        await asyncio.gather(*(run(requests // clients) for _ in range(clients)))
+
+    asyncio.run(all_clients())
+    _, errors = server.communicate(timeout=600)
+    for line in errors.splitlines():
+        if "I   refs:" in line or "I refs:" in line:
+            return int(line.rsplit(":", 1)[1].replace(",", "").strip())
+    raise RuntimeError(f"no instruction count from valgrind for {variant}: {errors[-500:]}")
+
+
+def instructions_per_request(few: int = 200, many: int = 1000) -> dict[str, float]:
+    """Instructions per request of each served variant, start-up cancelled out by a difference.
+
+    Counted by valgrind (cachegrind), so the figure is the same on a busy and a quiet machine:
+    it leaves out cache and frequency effects, which a quiet machine's wall clock includes.
+    """
+    clients = 8
+    return {
+        name: (_instructions(name, many, clients) - _instructions(name, few, clients))
+        / (many - few)
+        for name in SERVED
+    }
+
+
+def _uvicorn_flavour() -> str:
+    import importlib.util
+
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    return f"{http} + {loop}"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--requests", type=int, default=2000, help="requests per round")
-    parser.add_argument("--seconds", type=float, default=3.0, help="uvicorn run length")
-    parser.add_argument("--throughput-rounds", type=int, default=7, help="pairs of uvicorn runs")
+    parser.add_argument("--seconds", type=float, default=0.3, help="length of a uvicorn slice")
+    parser.add_argument("--slices", type=int, default=6, help="slices per server and round")
+    parser.add_argument("--throughput-rounds", type=int, default=9, help="uvicorn rounds")
+    parser.add_argument("--clients", type=int, default=8, help="keep-alive clients")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count the uvicorn servers' instructions per request under valgrind (minutes)",
+    )
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     if args.quick:
-        args.rounds, args.requests, args.seconds = 3, 200, 0.5
+        args.rounds, args.requests = 3, 200
+        args.throughput_rounds, args.slices, args.seconds = 1, 1, 0.3
 
     medians = in_process(args.rounds, args.requests)
     base = medians["bare"]
@@ -256,37 +420,46 @@ def main(argv: list[str] | None = None) -> int:
     ratio = overheads["vigie"] / overheads[lightest]
     print(f"  vigie / lightest peer ({lightest}): {ratio:.2f} (goal <= 0.40)")
 
-    # Bare and vigie runs alternate; each adjacent pair gives one ratio, and the median ratio is
-    # reported, so the neighbours' load drifting during the benchmark cancels out within a pair.
-    rps_ratios: list[float] = []
-    cpu_ratios: list[float] = []
-    rps: dict[str, list[float]] = {"bare": [], "vigie": []}
-    cpu: dict[str, list[float]] = {"bare": [], "vigie": []}
-    for _ in range(1 if args.quick else args.throughput_rounds):
-        pair = ["bare", "vigie"]
-        random.shuffle(pair)
-        for name in pair:
-            measured_rps, measured_cpu = _throughput(name, args.seconds, clients=8)
-            rps[name].append(measured_rps)
-            cpu[name].append(measured_cpu)
-        rps_ratios.append(rps["vigie"][-1] / rps["bare"][-1])
-        cpu_ratios.append(cpu["bare"][-1] / cpu["vigie"][-1])
+    figures = under_uvicorn(args.throughput_rounds, args.slices, args.seconds, args.clients)
+    bare_cpu, bare_rps = figures["bare"]["cpu_us"], figures["bare"]["rps"]
     print(
-        f"uvicorn on loopback, 8 keep-alive clients, {len(rps_ratios)} pairs of "
-        f"{args.seconds:g} s runs, medians"
+        f"uvicorn ({_uvicorn_flavour()}) on loopback, {args.clients} keep-alive clients, "
+        f"{args.throughput_rounds} rounds of {args.slices} interleaved {args.seconds:g} s slices "
+        "per server, medians of per-round ratios"
     )
     print(
-        f"  req/s:        bare {statistics.median(rps['bare']):8.0f}, "
-        f"vigie {statistics.median(rps['vigie']):8.0f}, "
-        f"drop {(1 - statistics.median(rps_ratios)) * 100:5.1f}% (goal < 5%)"
+        f"  {'bare FastAPI':24s} CPU {statistics.median(bare_cpu):7.1f} µs/request, "
+        f"{statistics.median(bare_rps):7.0f} req/s"
     )
-    # On a shared machine wall-clock req/s swings with the neighbours' load; the server's own CPU
-    # time per request swings less, and a saturated worker's capacity is its inverse.
+    for name in SERVED:
+        if name == "bare":
+            continue
+        cpu, rps = figures[name]["cpu_us"], figures[name]["rps"]
+        # A saturated worker's capacity is the inverse of its CPU time per request; that ratio
+        # holds on a busy machine, where wall-clock req/s mostly measures the neighbours.
+        cpu_ratio = statistics.median(b / v for b, v in zip(bare_cpu, cpu, strict=True))
+        rps_ratio = statistics.median(v / b for b, v in zip(bare_rps, rps, strict=True))
+        added = statistics.median(v - b for b, v in zip(bare_cpu, cpu, strict=True))
+        print(
+            f"  {name:24s} CPU {statistics.median(cpu):7.1f} µs/request ({added:+.1f}), "
+            f"{statistics.median(rps):7.0f} req/s; throughput drop from CPU/request "
+            f"{(1 - cpu_ratio) * 100:5.1f}%, from req/s {(1 - rps_ratio) * 100:5.1f}% "
+            "(goal < 5%)"
+        )
     print(
-        f"  CPU/request:  bare {statistics.median(cpu['bare']) * 1e6:8.1f} µs, "
-        f"vigie {statistics.median(cpu['vigie']) * 1e6:8.1f} µs, "
-        f"capacity drop {(1 - statistics.median(cpu_ratios)) * 100:5.1f}%"
+        "  per-round CPU µs/request: "
+        + "; ".join(
+            f"{name} " + " ".join(f"{value:.1f}" for value in figures[name]["cpu_us"])
+            for name in SERVED
+        )
     )
+    if args.instructions:
+        counted = instructions_per_request()
+        print("uvicorn under valgrind (cachegrind), instructions per request (deterministic)")
+        for name, count in counted.items():
+            drop = 1 - counted["bare"] / count  # capacity is the inverse of work per request
+            note = "" if name == "bare" else f", throughput drop {drop * 100:.1f}% (goal < 5%)"
+            print(f"  {name:24s} {count:10,.0f}{note}")
     return 0
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import string
+import threading
 from typing import Any
 
 import httpx
@@ -20,6 +22,7 @@ import vigie
 from vigie.exceptions import InstrumentationError
 from vigie.integrations import asgi
 from vigie.integrations.asgi import VigieMiddleware
+from vigie.sdk import http_folding
 from vigie.sdk.failsafe import swallowing_internal_errors
 from vigie.sdk.http_metrics import HttpServerMetrics
 
@@ -431,13 +434,102 @@ async def test_internal_error_before_the_app_still_serves(
 ) -> None:
     """When vigie fails while starting to record, the app still serves the request."""
 
-    def broken(self: HttpServerMetrics, method: str, scheme: str) -> Any:
+    def broken(request_id: str) -> Any:
         raise OSError("vigie bug")
 
-    monkeypatch.setattr(HttpServerMetrics, "active_child", broken)
+    monkeypatch.setattr(asgi, "bind_request_id", broken)
     app = vigie.instrument_asgi(starlette_app(), registry=registry)
     with swallowing_internal_errors():
         async with client(app) as http:
             response = await http.get("/hello/ada")
     assert response.text == "hello ada"
     assert count(registry, "/hello/{name}", 200) is None
+
+
+def drive(app: Any, requests: int, path: str = "/hello/ada") -> None:
+    """Send ``requests`` GETs straight into ``app`` on a fresh event loop."""
+
+    async def send(message: Any) -> None:
+        return None
+
+    async def run() -> None:
+        for _ in range(requests):
+            await app(scope(path), no_body, send)
+
+    asyncio.run(run())
+
+
+def scraped(app: Any) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Scrape ``app``'s own /metrics through the middleware and parse the text."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope("/metrics"), no_body, send))
+    body = b"".join(message.get("body", b"") for message in sent[1:]).decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(body)
+        for sample in family.samples
+    }
+
+
+def test_scrape_right_after_requests_sees_every_one(registry: CollectorRegistry) -> None:
+    """/metrics served right after N requests reports exactly N, buffered ones included."""
+    app = vigie.instrument_asgi(starlette_app(), registry=registry)
+    drive(app, 1500)  # one batch folded on the request path, the rest still buffered
+    assert app.metrics.pending == 1500 - app.metrics.batch_size
+    samples = scraped(app)
+    key = tuple(sorted(labels("/hello/{name}", 200).items()))
+    assert samples[("http_server_requests_total", key)] == 1500
+    assert samples[("http_server_request_duration_seconds_count", key)] == 1500
+    assert samples[("http_server_response_body_size_bytes_sum", key)] == 1500 * len("hello ada")
+    in_flight = (("http_request_method", "GET"), ("url_scheme", "http"))
+    assert samples[("http_server_active_requests", in_flight)] == 0
+
+
+def test_requests_from_several_threads_are_all_counted(registry: CollectorRegistry) -> None:
+    """Event loops in four threads share one middleware; the totals are exact."""
+    app = vigie.instrument_asgi(starlette_app(), registry=registry)
+    app.metrics.batch_size = 16
+    threads = [threading.Thread(target=drive, args=(app, 300)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert count(registry, "/hello/{name}", 200) == 1200
+
+
+def test_fold_failure_does_not_break_the_request(
+    registry: CollectorRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A bug while folding on the request path is logged on vigie.internal; responses go out."""
+
+    class FoldingBugError(Exception):
+        pass
+
+    def broken(self: http_folding.Folder, batch: Any) -> None:
+        raise FoldingBugError("fold")
+
+    app = vigie.instrument_asgi(starlette_app(), registry=registry)
+    app.metrics.batch_size = 2
+    monkeypatch.setattr(http_folding.Folder, "_add", broken)
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def run() -> None:
+        for _ in range(3):
+            await app(scope("/hello/ada"), no_body, send)
+
+    with swallowing_internal_errors(), caplog.at_level(logging.ERROR, logger="vigie.internal"):
+        asyncio.run(run())
+    assert [message["status"] for message in sent if "status" in message] == [200, 200, 200]
+    assert any("http_metrics.fold" in record.getMessage() for record in caplog.records)
+    assert {record.name for record in caplog.records} == {"vigie.internal"}

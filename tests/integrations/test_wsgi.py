@@ -150,6 +150,32 @@ def test_flask_templates_sizes_and_request_id(registry: CollectorRegistry) -> No
     )
 
 
+def test_concurrent_requests_on_a_threaded_server_are_all_counted(
+    registry: CollectorRegistry,
+) -> None:
+    """Eight client threads against werkzeug's threaded server: every request counted once."""
+    app = vigie.instrument_wsgi(flask_app(), registry=registry)
+    app.wsgi_app.metrics.batch_size = 8  # folds on request threads while others append
+    with serving(app) as http:
+
+        def hammer() -> None:
+            for index in range(25):
+                assert http.get(f"/items/{index}").status_code == 200
+
+        clients = [threading.Thread(target=hammer) for _ in range(8)]
+        for client in clients:
+            client.start()
+        for client in clients:
+            client.join()
+    assert count(registry, "/items/<int:item_id>", 200) == 200
+    assert (
+        registry.get_sample_value(
+            "http_server_request_duration_seconds_count", labels("/items/<int:item_id>", 200)
+        )
+        == 200
+    )
+
+
 def test_flask_exception_counts_500_and_is_reraised(registry: CollectorRegistry) -> None:
     """With exceptions propagating (testing mode) the same error object comes out; 500 counted."""
     app = flask_app()

@@ -46,6 +46,7 @@ from vigie.sdk.request_context import (
     reset_request_id,
 )
 from vigie.sdk.tracing import current_exemplar, start_server_span
+from vigie.sdk.tracing import is_enabled as tracing_enabled
 
 __all__ = ["HEALTH_PATHS", "MiddlewareConfig", "VigieMiddleware", "instrument_asgi"]
 
@@ -178,6 +179,21 @@ class _Headers(Mapping[str, str]):
         return len(self._raw)
 
 
+class _CountingReceive:
+    """Wraps ``receive`` to add up the body bytes the app reads (uploads without a length)."""
+
+    __slots__ = ("receive", "size")
+
+    def __init__(self, receive: Receive) -> None:
+        self.receive = receive
+        self.size = 0
+
+    async def __call__(self) -> Message:
+        message = await self.receive()
+        self.size += len(message.get("body", b""))
+        return message
+
+
 class VigieMiddleware:
     """Pure ASGI middleware recording the HTTP server metrics of every request.
 
@@ -211,9 +227,16 @@ class VigieMiddleware:
         self._special = set(HEALTH_PATHS) if self.config.serve_health else set()
         if self.config.metrics_path is not None:
             self._special.add(self.config.metrics_path)
+        # The per-request path reads these plain attributes, not the frozen config.
+        self._unrecorded = frozenset(self._special | self.config.exact_excluded)
+        self._prefix_excluded = self.config.prefix_excluded
+        self._request_id = self.config.request_id
+        self._exemplars = self.config.exemplars
+        self._in_flight = self.metrics.in_flight
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # One flat coroutine on purpose: every extra await layer costs on each request.
+        # One flat coroutine on purpose: every extra await layer, closure and call costs on each
+        # request, and under uvicorn this method is a measurable part of a request's CPU time.
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -221,14 +244,14 @@ class VigieMiddleware:
         root_path = scope.get("root_path", "")
         if root_path and path.startswith(root_path):
             path = path[len(root_path) :]  # served under a prefix: match the app-relative path
-        if path in self._special and await self._answered(path, scope, send):
-            return
-        config = self.config
-        if path in config.exact_excluded or (
-            config.prefix_excluded and path.startswith(config.prefix_excluded)
+        if path in self._unrecorded or (
+            self._prefix_excluded and path.startswith(self._prefix_excluded)
         ):
-            await self.app(scope, receive, send)
-            return
+            if path in self._special and await self._answered(path, scope, send):
+                return
+            if self.config.excluded(path):
+                await self.app(scope, receive, send)
+                return
 
         start = perf_counter()
         metrics = self.metrics
@@ -247,7 +270,7 @@ class VigieMiddleware:
                     request_size = int(value) if value.isdigit() else 0
                 elif name == HEADER:
                     incoming_id = value
-            if config.request_id:
+            if self._request_id:
                 request_id = accept_request_id(incoming_id) if incoming_id is not None else None
                 if request_id is None:
                     request_id = new_request_id()
@@ -255,7 +278,7 @@ class VigieMiddleware:
                 else:
                     id_header = (HEADER, incoming_id)  # type: ignore[assignment]
                 token = bind_request_id(request_id)
-            active = metrics.active_child(method, scheme)
+            active = self._in_flight.get((method, scheme)) or metrics.active_child(method, scheme)
             active.inc()
         except Exception:
             log_internal_error("asgi.begin")
@@ -263,29 +286,32 @@ class VigieMiddleware:
                 reset_request_id(token)
             await self.app(scope, receive, send)  # unrecorded, but served
             return
-        try:
-            span = start_server_span(method, None, _Headers(raw_headers))
-        except Exception:
-            log_internal_error("asgi.start_server_span")
-            span = None
+        span = None
+        if tracing_enabled():
+            try:
+                span = start_server_span(method, None, _Headers(raw_headers))
+            except Exception:
+                log_internal_error("asgi.start_server_span")
 
         status = 0
         response_size = 0
         end = 0.0
-        read_size = 0
 
         async def timing_send(message: Message) -> None:
             nonlocal status, response_size, end
-            if message["type"] == "http.response.body":
-                response_size += len(message.get("body", b""))
-                if not message.get("more_body", False):
+            kind = message["type"]
+            if kind == "http.response.body":
+                body = message.get("body")
+                if body:
+                    response_size += len(body)
+                if not message.get("more_body"):
                     await send(message)
                     end = perf_counter()  # the last byte is handed to the server
                     return
-            elif message["type"] == "http.response.start":
+            elif kind == "http.response.start":
                 status = message["status"]
                 if id_header is not None:
-                    headers = message.get("headers", ())
+                    headers = message.get("headers") or ()
                     for name, _ in headers:
                         if name == HEADER:
                             break  # the app set its own; keep it
@@ -294,20 +320,12 @@ class VigieMiddleware:
             await send(message)
 
         # Bodies without Content-Length (chunked uploads) are counted as the app reads them.
-        counted = request_size < 0 and method in _BODY_METHODS
-        app_receive = receive
-        if counted:
-
-            async def counting_receive() -> Message:
-                nonlocal read_size
-                message = await receive()
-                read_size += len(message.get("body", b""))
-                return message
-
-            app_receive = counting_receive
+        counting = None
+        if request_size < 0 and method in _BODY_METHODS:
+            counting = receive = _CountingReceive(receive)
         error: BaseException | None = None
         try:
-            await self.app(scope, app_receive, timing_send)
+            await self.app(scope, receive, timing_send)
         except BaseException as raised:
             error = raised
             raise
@@ -319,16 +337,18 @@ class VigieMiddleware:
                     status = 500
                 elif status == 0:
                     status = 500  # the app sent no response: the server answers 500
-                route = self._routes.template(scope, root_path)
+                route = self._routes.templates.get(id(scope.get("route")))
+                if route is None:
+                    route = self._routes.template(scope, root_path)
                 metrics.record(
                     method,
                     scheme,
                     route,
                     status,
                     end - start,
-                    read_size if counted else request_size,
+                    request_size if counting is None else counting.size,
                     response_size,
-                    current_exemplar() if span is not None or config.exemplars else None,
+                    current_exemplar() if span is not None or self._exemplars else None,
                 )
                 active.dec()
                 if span is not None:
@@ -396,7 +416,8 @@ class RouteTable:
         self._source = source
         self._unmatched = unmatched
         self._resolver = resolver
-        self._templates: dict[int, str] = {}
+        #: Template by ``id()`` of the route object the router leaves in ``scope["route"]``.
+        self.templates: dict[int, str] = {}
         self._ambiguous: set[int] = set()
         self._keep: list[Any] = []  # keeps route objects alive, so their ids stay theirs
         self._built_for = -1
@@ -408,7 +429,7 @@ class RouteTable:
         route = scope.get("route")
         if route is None:
             return self._unmatched
-        found = self._templates.get(id(route))
+        found = self.templates.get(id(route))
         if found is not None:
             return found
         return self._slow(scope, route, root_path)
@@ -417,7 +438,7 @@ class RouteTable:
         routes = getattr(self._source, "routes", None)
         if routes is not None and len(routes) != self._built_for:
             self._build(routes)
-            found = self._templates.get(id(route))
+            found = self.templates.get(id(route))
             if found is not None:
                 return found
         if id(route) in self._ambiguous and routes is not None:
@@ -439,7 +460,7 @@ class RouteTable:
             keep.append(original)
             found.setdefault(id(original), set()).add(template)
         self._keep = keep
-        self._templates = {key: next(iter(v)) for key, v in found.items() if len(v) == 1}
+        self.templates = {key: next(iter(v)) for key, v in found.items() if len(v) == 1}
         self._ambiguous = {key for key, v in found.items() if len(v) > 1}
         self._built_for = len(routes)
 

@@ -42,6 +42,7 @@ from vigie.sdk.request_context import (
     reset_request_id,
 )
 from vigie.sdk.tracing import current_exemplar, start_server_span
+from vigie.sdk.tracing import is_enabled as tracing_enabled
 
 __all__ = ["ROUTE_KEY", "VigieWSGIMiddleware", "instrument_wsgi"]
 
@@ -213,10 +214,11 @@ class _Request:
             self._token = bind_request_id(request_id)
         self._active = self._middleware.metrics.active_child(self._method, self._scheme)
         self._active.inc()
-        try:
-            self._span = start_server_span(self._method, None, _Headers.of(self._environ))
-        except Exception:
-            log_internal_error("wsgi.start_server_span")
+        if tracing_enabled():  # the headers dict is built only for a span
+            try:
+                self._span = start_server_span(self._method, None, _Headers.of(self._environ))
+            except Exception:
+                log_internal_error("wsgi.start_server_span")
 
     def _capture(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
         try:
