@@ -18,6 +18,14 @@ Run::
     .venv/bin/python benchmarks/bench_load.py                          # 200 x 1,000, 3 minutes each
     .venv/bin/python benchmarks/bench_load.py --duration 1800          # the issue's 30 minutes
     .venv/bin/python benchmarks/bench_load.py --targets 20 --duration 60 --no-peer   # quick
+    .venv/bin/python benchmarks/bench_load.py --max-concurrency 2   # vigie.query.max_concurrency
+    .venv/bin/python benchmarks/bench_load.py --in-process --targets 20 --rounds 40 [--trace]
+
+``--in-process`` measures where memory and query time go without HTTP: the exporters' bodies are
+fed straight to real scrape loops (``ScrapeLoop._store``) over a real ``DiskStorage``, ``--rounds``
+scrapes per target (15 s apart, ending now), then each dashboard query runs alone. It prints the
+resident memory per series, with ``--trace`` the top allocation sites (tracemalloc), and each
+query's latency and, with ``--trace``, its transient allocation peak.
 """
 
 from __future__ import annotations
@@ -209,6 +217,18 @@ def successful_scrapes(url: str, vigie: bool) -> tuple[float, float]:
     return good, attempts - good
 
 
+def print_scrape_errors(url: str, name: str) -> None:
+    """The distinct last errors of the targets (from the targets API), with their counts."""
+    data = httpx.get(url + "/api/v1/targets", timeout=120).json()["data"]["activeTargets"]
+    errors: dict[str, int] = {}
+    for target in data:
+        if target.get("lastError"):
+            reason = target["lastError"].split(": ", 1)[-1][:80]
+            errors[reason] = errors.get(reason, 0) + 1
+    for reason, count in sorted(errors.items(), key=lambda item: -item[1]):
+        print(f"{name}: {count} targets last failed with: {reason}")
+
+
 def run_system(
     name: str, args: argparse.Namespace, targets: list[str], work: Path
 ) -> dict[str, float]:
@@ -220,7 +240,10 @@ def run_system(
             "static_configs": [{"targets": targets}]}  # fmt: skip
     config = work / f"{name}.yml"
     if name == "vigie":
-        text = {"scrape_configs": [jobs], "vigie": {"self_monitoring": {"enabled": False}}}
+        settings: dict[str, object] = {"self_monitoring": {"enabled": False}}
+        if args.max_concurrency:
+            settings["query"] = {"max_concurrency": args.max_concurrency}
+        text = {"scrape_configs": [jobs], "vigie": settings}
         config.write_text(json.dumps(text))
         command = [sys.executable, "-m", "vigie.cli.main", "server", "--config", str(config),
                    "--data-dir", str(data), "--listen", f"127.0.0.1:{port}",
@@ -257,6 +280,7 @@ def run_system(
             worker.join(timeout=120)
         try:
             success, failure = successful_scrapes(url, name == "vigie")
+            print_scrape_errors(url, name)
         except httpx.HTTPError as error:  # an overloaded server is a result, not a crash
             print(f"{name}: could not read the scrape counts: {error!r}")
             success = failure = float("nan")
@@ -288,6 +312,86 @@ def run_system(
     }
 
 
+def in_process(args: argparse.Namespace) -> int:
+    """Scrape rounds fed to real scrape loops and store, then the dashboard queries alone."""
+    import gc
+    import tracemalloc
+
+    sys.path.insert(0, str(ROOT / "src"))
+    from vigie.query import Engine
+    from vigie.server.config_model import ScrapeConfig
+    from vigie.server.metrics import ServerMetrics
+    from vigie.server.scrape import ScrapeLoop
+    from vigie.server.targets import Target, make_target
+    from vigie.store.tsdb import DiskStorage
+
+    namespace: dict[str, object] = {}  # the exporters' body() (same exposition as over HTTP)
+    source = EXPORTER.split("async def main")[0].replace("ports = ", "# ports = ")
+    exec(source.replace("int(sys.argv[1])", str(args.series)), namespace)
+    body = namespace["body"]
+    assert callable(body)
+    if args.trace:
+        tracemalloc.start(1)
+    base = rss(os.getpid())
+    work = Path(tempfile.mkdtemp(prefix="vigie-load-"))
+    storage = DiskStorage(work, fsync="never")
+    job = ScrapeConfig("load", args.interval * 1000, 10_000)
+    loops = []
+    for index in range(args.targets):
+        target = make_target(job, f"127.0.0.1:{10_000 + index}", (), "static")
+        assert isinstance(target, Target)
+        loops.append(ScrapeLoop(target, storage, None, ServerMetrics()))  # type: ignore[arg-type]
+    start = time.time() - args.rounds * args.interval
+    spent = 0.0
+    for round_ in range(args.rounds):
+        moment = start + round_ * args.interval
+        for index, loop in enumerate(loops):
+            loop.clock = lambda moment=moment: moment
+            data = body(index)
+            began = time.perf_counter()
+            loop._store(data, "text/plain; version=0.0.4", int(moment * 1000), moment, None)
+            spent += time.perf_counter() - began
+            assert loop.health == "up", loop.last_error
+    gc.collect()
+    count = args.targets * args.series
+    grown = rss(os.getpid()) - base
+    per_scrape = spent / args.rounds / args.targets * 1000
+    print(f"in-process: {count} series, {args.rounds} scrapes each, {per_scrape:.1f} ms per "
+          f"scrape (parse + commit), resident +{grown / 2**20:.0f} MiB = "
+          f"{grown / count / 1024:.2f} KiB per series")  # fmt: skip
+    if args.trace:
+        snapshot = tracemalloc.take_snapshot()
+        total = sum(stat.size for stat in snapshot.statistics("filename"))
+        print(f"traced {total / 2**20:.1f} MiB = {total / count / 1024:.2f} KiB per series")
+        for stat in snapshot.statistics("lineno")[:15]:
+            frame = stat.traceback[0]
+            where = frame.filename.replace(str(ROOT / "src") + "/", "")
+            print(f"  {stat.size / 2**20:7.1f} MiB {stat.count:8d}  {where}:{frame.lineno}")
+    engine = Engine(storage)
+    end = int((start + (args.rounds - 1) * args.interval) * 1000)
+    queries = {
+        "query_range": lambda: engine.range(
+            "sum by (target) (rate(load_requests_total[1m]))", end - 300_000, end, 15_000
+        ),
+        "topk": lambda: engine.instant("topk(5, sum by (route) (load_requests_total))", end),
+    }
+    for name, run in queries.items():
+        timings = []
+        for _ in range(3):
+            if args.trace:
+                tracemalloc.reset_peak()
+            held = tracemalloc.get_traced_memory()[0] if args.trace else 0
+            began = time.perf_counter()
+            run()
+            timings.append(time.perf_counter() - began)
+            peak = tracemalloc.get_traced_memory()[1] - held if args.trace else 0
+        extra = f", transient peak {peak / 2**20:.1f} MiB" if args.trace else ""
+        print(f"{name}: best of 3 {min(timings) * 1000:.0f} ms{extra}")
+    storage.close()
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--targets", type=int, default=200)
@@ -298,7 +402,15 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--duration", type=float, default=180)
     parser.add_argument("--no-peer", action="store_true", help="skip the Prometheus run")
+    parser.add_argument(
+        "--max-concurrency", type=int, default=0, help="vigie.query.max_concurrency (0: default)"
+    )
+    parser.add_argument("--in-process", action="store_true", help="see the module docstring")
+    parser.add_argument("--rounds", type=int, default=40, help="scrapes per target (in-process)")
+    parser.add_argument("--trace", action="store_true", help="tracemalloc (in-process)")
     args = parser.parse_args()
+    if args.in_process:
+        return in_process(args)
     ports = free_ports(args.targets)
     exporter = subprocess.Popen(
         [sys.executable, "-c", EXPORTER, str(args.series), ",".join(map(str, ports))],

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shutil
 import socket
 import statistics
@@ -128,6 +129,10 @@ def write_openmetrics(series: list[tuple[dict[str, str], Any, Any]], path: Path)
                 for timestamp, value in zip(timestamps.tolist(), values.tolist(), strict=True):
                     out.write(f"{name}{{{pairs}}} {value} {timestamp / 1000:.3f}\n")
         out.write("# EOF\n")
+
+
+def _load() -> str:
+    return ", ".join(f"{load:.2f}" for load in os.getloadavg())
 
 
 def free_port() -> int:
@@ -252,6 +257,7 @@ def main() -> int:
         prometheus = Prometheus(Path(workdir), openmetrics)
         try:
             rows = []
+            print("load average before the queries (1, 5, 15 min): " + _load())
             for name, expr in QUERIES.items():
                 for range_name, seconds, step in ranges:
                     start = end_s - seconds
@@ -282,6 +288,8 @@ def main() -> int:
             prometheus.close()
             if arguments.store == "disk":
                 storage.close()
+    # The machine may be shared: the ratios (interleaved rounds) hold better than the times.
+    print("load average after the queries (1, 5, 15 min): " + _load())
     print(f"{'query':24} {'range':5} {'vigie ms':>9} {'prom ms':>9} {'ratio':>6}  identical")
     for name, range_name, ours_s, theirs_s, same, worst in rows:
         print(

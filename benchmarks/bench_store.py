@@ -10,22 +10,29 @@ Measured, side by side:
 
 * bytes per sample on disk: vigie blocks after ``flush()`` (compacted up to 24 h blocks) / the
   blocks ``promtool tsdb create-blocks-from openmetrics`` writes (2 h blocks; their index is a
-  larger share), and the chunk files alone (the sample encoding, without any index);
+  larger share; fed one 2 h window of OpenMetrics text at a time, since promtool re-reads its
+  whole input for every block), and the chunk files alone (the sample encoding, without index);
 * ingest CPU per million samples: vigie's ``append_refs``/``commit`` (one commit per target scrape,
   WAL with the chosen fsync policy) / Prometheus's own process CPU while receiving samples
   through its remote-write receiver (protobuf + snappy decoding included; the memory workload),
   and promtool's CPU for the OpenMetrics import (text parsing included);
-* memory per active series: resident-set growth while holding ``--memory-hours`` (default 1) of
-  ``--memory-targets`` (default 100, ~10,000 series) in the head (vigie in a child process,
-  Prometheus fed by remote write; the ingest CPU figures above come from the same run);
+* memory per active series: resident-set growth (and peak, VmHWM growth) while holding
+  ``--memory-hours`` (default 1) of ``--memory-targets`` (default 100, ~10,000 series) in the head
+  (vigie in a child process, Prometheus fed by remote write; the ingest CPU figures above come
+  from the same run);
 * time to select every series of one metric over the whole range: vigie ``querier().select`` /
-  Prometheus ``GET /api/v1/query?query=metric[24h]`` (HTTP and JSON included).
+  Prometheus ``GET /api/v1/query?query=metric[24h]`` (HTTP and JSON included; read, not decoded).
+
+Memory stays bounded at any scale: targets are generated one at a time into memory-mapped files
+under ``--scratch`` (4.6 GB of disk for the issue's 1,000 targets x 24 h), and the OpenMetrics
+text for promtool is written one 2 h window at a time (~4 GB per window at full scale).
 
 Run::
 
     .venv/bin/python benchmarks/bench_store.py                 # ~3-5 minutes on 2 cores
     .venv/bin/python benchmarks/bench_store.py --targets 1 --hours 6 --memory-targets 5  # quick
-    .venv/bin/python benchmarks/bench_store.py --scale 1   # the issue's 1,000 targets (hours)
+    # the issue's 1,000 targets: ~580M samples, hours of CPU (use fsync=never, Prometheus's policy)
+    nice .venv/bin/python benchmarks/bench_store.py --scale 1 --memory-targets 1000 --fsync never
 """
 
 from __future__ import annotations
@@ -202,19 +209,32 @@ def _target_values(rng: np.random.Generator, steps: int, phase: float) -> np.nda
 COUNTER_COLUMNS = 12 + 4 * 13 + 4 + 2 * 10 + 2 + 1  # everything before the gauges
 
 
-def workload(targets: int, hours: float, seed: int = 42) -> tuple[list[Family], list[Segment]]:
-    """The deterministic sample set both stores get."""
-    rng = np.random.default_rng(seed)
+def workload(
+    targets: int, hours: float, seed: int = 42, directory: Path | None = None
+) -> tuple[list[Family], list[Segment]]:
+    """The deterministic sample set both stores get.
+
+    Each target has its own random stream (``seed``, target number), so targets are generated
+    one at a time; with ``directory`` their values go to memory-mapped files there (the issue's
+    1,000 targets x 24 h are 4.6 GB of float64: on disk, paged in as ingestion reaches them).
+    """
     steps = int(hours * 3_600_000 // STEP_MS)
     families = _families()
     flat = [(name, labels) for family in families for name, labels in family.series]
     segments: list[Segment] = []
     for target in range(targets):
+        rng = np.random.default_rng([seed, target])
         raw = _target_values(rng, steps, phase=rng.uniform())
         restarts = rng.random(steps) < 2 / (86_400_000 / STEP_MS)
         restarts[0] = False
         counters = _restart_counters(raw[:, :COUNTER_COLUMNS], restarts)
-        values = raw.copy()
+        if directory is None:
+            values = raw.copy()
+        else:
+            values = np.lib.format.open_memmap(
+                directory / f"target-{target}.npy", mode="w+", dtype=np.float64, shape=raw.shape
+            )
+            values[:] = raw
         values[:, :COUNTER_COLUMNS] = counters
         offset = int(rng.integers(0, STEP_MS))
         jitter = np.where(rng.random(steps) < 0.2, rng.integers(-1, 2, steps), 0)
@@ -311,19 +331,32 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def openmetrics(families: list[Family], segments: list[Segment], path: Path) -> None:
-    """Write every sample as OpenMetrics, one family after the other (as promtool wants)."""
+def openmetrics(
+    families: list[Family], segments: list[Segment], path: Path, mint: int, maxt: int
+) -> int:
+    """Write the samples with ``mint <= t < maxt`` as OpenMetrics, one family after the other
+    (as promtool wants); returns how many. promtool re-reads its whole input once per 2 h block
+    it writes, so the benchmark hands it one 2 h window at a time (bounded files, one pass)."""
     offsets: dict[str, int] = {}
     position = 0
     for family in families:
         offsets[family.name] = position
         position += len(family.series)
+    rows = {}
+    for segment in segments:
+        low, high = np.searchsorted(segment.timestamps, [mint, maxt])
+        if high > low:
+            rows[id(segment)] = (int(low), int(high))
+    written = 0
     with path.open("w", encoding="utf-8") as out:
         for family in families:
             out.write(f"# TYPE {family.name} {family.kind}\n")
             first = offsets[family.name]
             count = len(family.series)
             for segment in segments:
+                if id(segment) not in rows:
+                    continue
+                low, high = rows[id(segment)]
                 names = [segment.labels[first + i] for i in range(count)]
                 heads = [
                     labels["__name__"]
@@ -332,11 +365,14 @@ def openmetrics(families: list[Family], segments: list[Segment], path: Path) -> 
                     + "} "
                     for labels in names
                 ]
-                stamps = [f" {t // 1000}.{t % 1000:03d}\n" for t in segment.timestamps.tolist()]
-                block = segment.values[:, first : first + count]
+                times = segment.timestamps[low:high].tolist()
+                stamps = [f" {t // 1000}.{t % 1000:03d}\n" for t in times]
+                block = segment.values[low:high, first : first + count]
                 for stamp, row in zip(stamps, block.tolist(), strict=True):
                     out.write("".join(h + repr(v) + stamp for h, v in zip(heads, row, strict=True)))
+                written += len(times) * count
         out.write("# EOF\n")
+    return written
 
 
 def _varint(value: int) -> bytes:
@@ -388,6 +424,7 @@ class Prometheus:
             f"--web.listen-address=127.0.0.1:{self.port}",
             "--storage.tsdb.retention.time=3650d",
             "--log.level=warn",
+            "--query.max-samples=2000000000",  # the full-scale 24 h select is ~230M samples
         ]
         if remote_write:
             command.append("--web.enable-remote-write-receiver")
@@ -473,6 +510,31 @@ def chunk_size(path: Path) -> int:
 # -- main ---------------------------------------------------------------------------------------
 
 
+def log(message: str) -> None:
+    """Progress, with the time: a full-scale run takes hours."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def prometheus_select(server: Prometheus, hours: float, end_ms: int) -> tuple[float, int, int]:
+    """(median seconds of 3 range selects of SELECTED_METRIC over the window, series, samples).
+
+    The answer is read to the end but not decoded (at full scale it is gigabytes of JSON);
+    the counts come from a ``count_over_time`` query over the same window.
+    """
+    window = f"%5B{int(hours * 60)}m%5D"
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        url = f"http://127.0.0.1:{server.port}/api/v1/query?query={SELECTED_METRIC}{window}"
+        with urllib.request.urlopen(f"{url}&time={end_ms / 1000}", timeout=3600) as response:
+            while response.read(1 << 20):
+                pass
+        timings.append(time.perf_counter() - started)
+    query = f"count_over_time({SELECTED_METRIC}{window})&time={end_ms / 1000}"
+    counts = json.loads(server.get(f"/api/v1/query?query={query}"))["data"]["result"]
+    return sorted(timings)[1], len(counts), sum(int(r["value"][1]) for r in counts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--targets", type=int, default=5)
@@ -483,6 +545,7 @@ def main() -> None:
     parser.add_argument("--memory-targets", type=int, default=100)
     parser.add_argument("--memory-hours", type=float, default=1)
     parser.add_argument("--fsync", default="always", help="vigie WAL policy: always|never|seconds")
+    parser.add_argument("--scratch", help="directory for the stores and workload (default: /tmp)")
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.scale is not None:
@@ -495,27 +558,29 @@ def main() -> None:
     fsync = args.fsync if args.fsync in ("always", "never") else float(args.fsync)
     steps = int(args.hours * 3_600_000 // STEP_MS)
     print(f"workload: {args.targets} targets x ~100 series, 15 s interval, {args.hours} h")
-    families, segments = workload(args.targets, args.hours)
-    total = samples_in(segments)
-    series_count = sum(len(s.labels) for s in segments)
-    print(f"  {series_count} series (with churn), {total:,} samples")
-    end_ms = max(int(s.timestamps[-1]) for s in segments)
     selector = [Matcher("__name__", "=", SELECTED_METRIC)]
     results: dict[str, dict[str, float]] = {"vigie": {}, "prometheus": {}}
     notes: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="bench-store-") as scratch:
+    started_at = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench-store-", dir=args.scratch) as scratch:
         root = Path(scratch)
+        (root / "workload").mkdir()
+        families, segments = workload(args.targets, args.hours, directory=root / "workload")
+        total = samples_in(segments)
+        series_count = sum(len(s.labels) for s in segments)
+        log(f"{series_count} series (with churn), {total:,} samples generated")
+        end_ms = max(int(s.timestamps[-1]) for s in segments)
         # vigie: ingest, flush, size, select
         storage = DiskStorage(root / "vigie", fsync=fsync, retention_ms=None)
         wall = time.perf_counter()
         cpu = vigie_ingest(storage, segments, steps)
         wall = time.perf_counter() - wall
+        log(f"vigie ingest: {cpu:.1f} s CPU, {wall:.1f} s wall (fsync={args.fsync})")
         storage.flush()
         vigie_blocks = tree_size(root / "vigie" / "blocks")
         results["vigie"]["bytes/sample, blocks"] = vigie_blocks / total
         results["vigie"]["ingest CPU s / 1M samples"] = cpu / total * 1e6
         results["vigie"]["ingest samples/s (CPU)"] = total / cpu
-        print(f"  vigie ingest: {cpu:.1f} s CPU, {wall:.1f} s wall (fsync={args.fsync})")
         if args.fsync != "never":
             relaxed = DiskStorage(root / "vigie-nofsync", fsync="never", retention_ms=None)
             relaxed_cpu = vigie_ingest(relaxed, segments, steps)
@@ -527,59 +592,61 @@ def main() -> None:
             )
         timings = []
         for _ in range(3):
-            started = time.perf_counter()
+            began = time.perf_counter()
             found = storage.querier().select(selector, end_ms - int(args.hours * 3_600_000), end_ms)
-            timings.append(time.perf_counter() - started)
-        vigie_points = sum(s.timestamps.size for s in found)
+            timings.append(time.perf_counter() - began)
+        vigie_series, vigie_points = len(found), sum(s.timestamps.size for s in found)
+        del found
         results["vigie"]["select one metric, s"] = sorted(timings)[1]
         storage.close()
+        results["vigie"]["bytes/sample, chunk files only"] = chunk_size(root / "vigie") / total
+        shutil.rmtree(root / "vigie")
+        log(f"vigie: {json.dumps(results['vigie'])}")  # a long run's partial result
+        log("vigie done; Prometheus backfill (promtool, one 2 h window at a time)")
         # Prometheus, part 1: promtool backfill (bytes on disk), then query it over HTTP.
-        text = root / "samples.om"
-        openmetrics(families, segments, text)
         prom_dir = root / "prometheus"
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        subprocess.run(
-            [
-                "promtool",
-                "tsdb",
-                "create-blocks-from",
-                "openmetrics",
-                "-q",
-                str(text),
-                str(prom_dir),
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        promtool_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        text.unlink()
+        promtool_cpu = 0.0
+        window = 7_200_000
+        first = min(int(s.timestamps[0]) for s in segments) // window * window
+        imported = 0
+        for mint in range(first, end_ms + 1, window):
+            text = root / "samples.om"
+            count = openmetrics(families, segments, text, mint, mint + window)
+            if count:
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                subprocess.run(
+                    ["promtool", "tsdb", "create-blocks-from", "openmetrics", "-q", str(text),
+                     str(prom_dir)],
+                    check=True, stdout=subprocess.DEVNULL,
+                )  # fmt: skip
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                promtool_cpu += (after.ru_utime - before.ru_utime) + (
+                    after.ru_stime - before.ru_stime
+                )
+                imported += count
+            text.unlink()
+        assert imported == total, (imported, total)
         results["prometheus"]["bytes/sample, blocks"] = tree_size(prom_dir) / total
+        results["prometheus"]["bytes/sample, chunk files only"] = chunk_size(prom_dir) / total
         notes.append(
             f"promtool openmetrics import (text parsing included): "
             f"{promtool_cpu / total * 1e6:.2f} s CPU / 1M samples"
         )
+        log(f"promtool done ({json.dumps(results['prometheus'])}); selecting from Prometheus")
         server = Prometheus(prom_dir)
         try:
-            window = f"%5B{int(args.hours * 60)}m%5D"
-            query = f"/api/v1/query?query={SELECTED_METRIC}{window}&time={end_ms / 1000}"
-            timings = []
-            for _ in range(3):
-                started = time.perf_counter()
-                body = server.get(query)
-                timings.append(time.perf_counter() - started)
-            answer = json.loads(body)["data"]["result"]
-            prom_points = sum(len(r["values"]) for r in answer)
-            results["prometheus"]["select one metric, s"] = sorted(timings)[1]
+            seconds, prom_series, prom_points = prometheus_select(server, args.hours, end_ms)
+            results["prometheus"]["select one metric, s"] = seconds
         finally:
             server.stop()
-        results["prometheus"]["bytes/sample, chunk files only"] = chunk_size(prom_dir) / total
-        results["vigie"]["bytes/sample, chunk files only"] = chunk_size(root / "vigie") / total
         notes.append(
-            f"select {SELECTED_METRIC}: vigie {len(found)} series / {vigie_points} samples, "
-            f"Prometheus {len(answer)} series / {prom_points} samples"
+            f"select {SELECTED_METRIC}: vigie {vigie_series} series / {vigie_points} samples, "
+            f"Prometheus {prom_series} series / {prom_points} samples"
         )
+        shutil.rmtree(prom_dir)
+        del segments
         # Prometheus, part 2: remote-write ingest of --memory-targets for --memory-hours.
+        log("remote-write ingest into Prometheus (memory and ingest CPU)")
         memory_steps = int(args.memory_hours * 3_600_000 // STEP_MS)
         _, memory_segments = workload(args.memory_targets, args.memory_hours)
         receiver = Prometheus(root / "prometheus-rw", remote_write=True)
@@ -588,7 +655,7 @@ def main() -> None:
             rss_before, _ = rss_kib(receiver.process.pid)
             prom_cpu, pushed = remote_write_ingest(receiver, memory_segments, memory_steps)
             time.sleep(1)
-            rss_after, _ = rss_kib(receiver.process.pid)
+            rss_after, prom_peak = rss_kib(receiver.process.pid)
             head_series = receiver.metric("prometheus_tsdb_head_series")
         finally:
             receiver.stop()
@@ -597,6 +664,10 @@ def main() -> None:
         results["prometheus"]["memory per active series, KiB"] = (
             rss_after - rss_before
         ) / head_series
+        results["prometheus"]["peak memory per active series, KiB"] = (
+            prom_peak - rss_before
+        ) / head_series
+    log("vigie memory (child process)")
     child = subprocess.run(
         [sys.executable, __file__, "--memory-child", "--memory-targets", str(args.memory_targets),
          "--memory-hours", str(args.memory_hours)],
@@ -604,16 +675,18 @@ def main() -> None:
     )  # fmt: skip
     memory = json.loads(child.stdout)
     results["vigie"]["memory per active series, KiB"] = memory["rss_delta_kib"] / memory["series"]
+    results["vigie"]["peak memory per active series, KiB"] = memory["peak_kib"] / memory["series"]
     notes.append(
         f"memory: {memory['series']} vigie head series vs {head_series:.0f} Prometheus head "
-        f"series after {args.memory_hours} h of samples (RSS growth)"
+        f"series after {args.memory_hours} h of samples (RSS growth; peak = VmHWM growth)"
     )
+    notes.append(f"whole run: {time.perf_counter() - started_at:.0f} s wall")
     print()
-    print(f"{'':34} {'vigie':>12} {'Prometheus':>12} {'vigie/Prom':>11}")
+    print(f"{'':36} {'vigie':>12} {'Prometheus':>12} {'vigie/Prom':>11}")
     for key in results["vigie"]:
         ours = results["vigie"][key]
         theirs = results["prometheus"].get(key, float("nan"))
-        print(f"{key:34} {ours:12.3f} {theirs:12.3f} {ours / theirs:11.2f}")
+        print(f"{key:36} {ours:12.3f} {theirs:12.3f} {ours / theirs:11.2f}")
     for note in notes:
         print(f"  note: {note}")
 

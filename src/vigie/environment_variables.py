@@ -49,6 +49,7 @@ __all__ = [
     "VIGIE_OTLP_HEADERS",
     "VIGIE_OTLP_TIMEOUT",
     "VIGIE_SERVICE_NAME",
+    "VIGIE_TOKEN",
     "VIGIE_TRACES_CAPTURE_CONTENT",
     "VIGIE_TRACES_ENABLED",
     "VIGIE_TRACES_PROPAGATE_OUTGOING",
@@ -234,6 +235,12 @@ VIGIE_FUZZ_EXAMPLES = EnvironmentVariable(
     "VIGIE_FUZZ_EXAMPLES",
     "300",
     "Inputs tried per parser by the fuzz tests (tests/fuzz); raise it for a longer campaign.",
+)
+VIGIE_TOKEN = EnvironmentVariable(
+    "VIGIE_TOKEN",
+    None,
+    "Access token `vigie query`, `vigie doctor --server` and `vigie feedback` send to a server "
+    "with auth on (--token-file is preferred on shared hosts).",
 )
 
 ALL_VARIABLES: tuple[EnvironmentVariable, ...] = tuple(

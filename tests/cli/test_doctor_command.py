@@ -413,3 +413,32 @@ def test_server_checks_against_real_vigie_server(
     assert document["findings"][3]["check"] == "server.notifications"
     assert document["findings"][3]["severity"] in ("ok", "info")
     assert len(messages) == 4
+
+
+def test_server_checks_with_auth_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Auth on: without a token one error naming --token-file; with the token, the real checks."""
+    from support.vigie_server import QUIET, serving_vigie
+    from vigie.server.secrets_store import TokenStore
+    from vigie.store.memory import MemoryStorage
+
+    monkeypatch.delenv("VIGIE_TOKEN", raising=False)
+    config = QUIET + "  security: {auth: on}\n"
+    with serving_vigie(config, tmp_path, MemoryStorage()) as (url, _port, _server):
+        code, document = _json(capsys, "--server", url)
+        assert code == 2
+        (finding,) = document["findings"]
+        assert (finding["check"], finding["severity"]) == ("server", "error")
+        assert finding["message"] == f"{url}: the server requires a token (HTTP 401)"
+        assert finding["action"].startswith("pass the token with --token-file FILE")
+        token_file = tmp_path / "viewer-token"
+        token = TokenStore(tmp_path / "data").current().viewer
+        token_file.write_text(token)
+        code, document = _json(capsys, "--server", url, "--token-file", str(token_file))
+        checks = [(item["check"], item["severity"]) for item in document["findings"]]
+        assert ("server.targets", "warning") in checks  # no target: the API was read
+        assert ("server.rules", "ok") in checks
+        assert ("server.notifications", "ok") in checks
+        code, out = _run(capsys, "--server", url, "--token", token)
+        assert token not in out

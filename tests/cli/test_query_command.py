@@ -105,3 +105,140 @@ def test_parse_when_and_render() -> None:
     assert render({"resultType": "scalar", "result": [BASE, "2"]}, "csv") == (
         f"timestamp,value\n{BASE},2\n"
     )
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key, as PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+        ), critical=False)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert, private = directory / "cert.pem", directory / "key.pem"
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert, private
+
+
+@pytest.fixture
+def secure_server(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
+    """A vigie server over HTTPS with auth on; yields (URL, data dir, certificate file)."""
+    import ssl
+
+    storage = MemoryStorage()
+    appender = storage.appender()
+    appender.append({"__name__": "up", "job": "api"}, BASE * 1000, 1.0)
+    appender.commit()
+    cert, key = _self_signed(tmp_path)
+    config = tmp_path / "vigie.yml"
+    config.write_text(
+        "vigie:\n  self_monitoring: {enabled: false}\n  telemetry: {enabled: false}\n"
+        f"  security:\n    auth: on\n    tls: {{cert_file: {cert}, key_file: {key}}}\n"
+    )
+    port = free_port()
+    server = Server(ServerOptions(tmp_path / "data", config, port=port), storage=storage)
+    web = uvicorn.Server(
+        uvicorn.Config(
+            create_app(server), host="127.0.0.1", port=port, log_level="warning",
+            ssl_certfile=str(cert), ssl_keyfile=str(key),
+        )
+    )  # fmt: skip
+    thread = threading.Thread(target=web.run, daemon=True)
+    thread.start()
+    url = f"https://127.0.0.1:{port}"
+    trust = ssl.create_default_context(cafile=str(cert))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/-/ready", timeout=1, verify=trust).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    yield url, tmp_path / "data", cert
+    web.should_exit = True
+    thread.join(timeout=10)
+
+
+def _run_query(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    from vigie.cli.main import main
+
+    code = main(["query", "up", "--time", str(BASE), *argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_token_and_tls_options(
+    secure_server: tuple[str, Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Auth on and TLS: 401 names --token-file; --token-file/VIGIE_TOKEN and --ca-file work."""
+    from vigie.server.secrets_store import TokenStore
+
+    url, data_dir, cert = secure_server
+    monkeypatch.delenv("VIGIE_TOKEN", raising=False)
+    viewer = TokenStore(data_dir).current().viewer
+    token_file = tmp_path / "viewer-token"
+    token_file.write_text(viewer + "\n")
+
+    code, out, err = _run_query(capsys, "--server", url)
+    assert code == 1
+    assert "certificate is not trusted: pass --ca-file FILE" in err
+
+    code, out, err = _run_query(capsys, "--server", url, "--ca-file", str(cert))
+    assert code == 1
+    assert err == (
+        f"vigie: error: {url}/api/v1/query: the server requires a token (HTTP 401): pass the "
+        "token with --token-file FILE (or --token TOKEN, or VIGIE_TOKEN); `vigie tokens show "
+        "--data-dir DIR` prints the server's tokens\n"
+    )
+
+    code, out, err = _run_query(
+        capsys, "--server", url, "--ca-file", str(cert), "--token-file", str(token_file)
+    )
+    assert (code, err) == (0, "")
+    assert out.splitlines()[1].split()[:2] == ['up{job="api"}', "1"]
+
+    monkeypatch.setenv("VIGIE_TOKEN", viewer)
+    code, out, err = _run_query(capsys, "--server", url, "--insecure")
+    assert (code, err) == (0, "")
+    assert 'up{job="api"}' in out
+
+    code, out, err = _run_query(
+        capsys, "--server", url, "--ca-file", str(cert), "--token", "vigie_wrong"
+    )
+    assert code == 1
+    assert "the server refused the token (HTTP 401; rotated?)" in err
+    assert "vigie_wrong" not in err
+    assert viewer not in err + out
+
+
+def test_unreadable_token_file_is_named(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A missing --token-file is a configuration error naming the option, exit 1."""
+    code, _out, err = _run_query(capsys, "--token-file", str(tmp_path / "absent"))
+    assert code == 1
+    assert err.startswith("vigie: error: --token-file: cannot read ")

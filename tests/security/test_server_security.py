@@ -148,3 +148,37 @@ def test_tls_from_a_certificate_pair(tmp_path: Path) -> None:
             httpx.get(f"http://127.0.0.1:{port}/-/healthy", timeout=3).raise_for_status()
     finally:
         _stop(process)
+
+
+def test_tls_self_scrape_is_up(tmp_path: Path) -> None:
+    """Under TLS with auth on, the self-scrape uses https, the pinned certificate and its token."""
+    cert, key = _self_signed(tmp_path)
+    config = tmp_path / "vigie.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s}\n"
+        "vigie:\n  self_monitoring: {scrape_interval: 1s}\n  telemetry: {enabled: false}\n"
+        f"  security:\n    auth: on\n    tls: {{cert_file: {cert}, key_file: {key}}}\n"
+    )
+    port = free_port()
+    process = _start(config, tmp_path / "data", f"127.0.0.1:{port}")
+    url = f"https://127.0.0.1:{port}"
+    context = ssl.create_default_context(cafile=str(cert))
+    try:
+        _wait(process, url, verify=context)
+        viewer = {"Authorization": f"Bearer {TokenStore(tmp_path / 'data').current().viewer}"}
+        deadline = time.monotonic() + 20
+        result: list[dict[str, object]] = []
+        while time.monotonic() < deadline and not result:
+            body = httpx.get(
+                url + "/api/v1/query", params={"query": 'up{job="vigie"}'},
+                headers=viewer, verify=context,
+            ).json()  # fmt: skip
+            result = body["data"]["result"]
+            time.sleep(0.3)
+        assert [row["value"][1] for row in result] == ["1"]  # type: ignore[index]
+        targets = httpx.get(url + "/api/v1/targets", headers=viewer, verify=context).json()
+        (target,) = targets["data"]["activeTargets"]
+        assert target["scrapeUrl"] == f"https://127.0.0.1:{port}/metrics"
+        assert (target["health"], target["lastError"]) == ("up", "")
+    finally:
+        _stop(process)

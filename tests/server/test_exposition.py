@@ -166,3 +166,25 @@ def test_content_type_negotiation() -> None:
     assert exposition_format(OM) == "openmetrics"
     assert exposition_format("text/plain; version=0.0.4") == "text"
     assert exposition_format(None) == "text"
+
+
+@pytest.mark.parametrize("value", ["1_000", "1e999", "-1e999", "0x10", "1.5.2"])
+def test_bad_values_on_cached_series_fail_like_new_ones(value: str) -> None:
+    """The fast path for known series refuses what the careful parser refuses (Go's
+    ParseFloat: no underscores, no out-of-range numbers), naming the line."""
+    parser = ExpositionParser()
+    parser.parse('a{x="1"} 1\nb 2\n')
+    with pytest.raises(ExpositionError) as caught:
+        parser.parse(f'a{{x="1"}} 1\nb {value}\n')
+    assert caught.value.line == 2
+    assert f"invalid value {value!r}" in caught.value.message
+
+
+def test_special_values_on_cached_series() -> None:
+    """NaN and infinities, spelled as Prometheus allows, are kept on known series too."""
+    parser = ExpositionParser()
+    parser.parse("a 1\nb 2 1700000000000\n")
+    result = parser.parse("a +Inf\nb NaN 1700000000000\n")
+    assert result.values[0] == float("inf")
+    assert result.values[1] != result.values[1]
+    assert result.stamps == {1: 1700000000000}

@@ -119,3 +119,44 @@ def test_rules_run_and_alerts_reach_alertmanager(tmp_path: Path) -> None:
         thread.join(timeout=10)
         am.terminate()
         am.wait(timeout=20)
+
+
+def test_rules_run_under_the_configured_query_limits(tmp_path: Path) -> None:
+    """vigie.query's max_samples and lookback_delta apply to rules, as to API queries."""
+    from vigie.server.rule_evaluation import RuleEvaluation
+
+    (tmp_path / "rules.yml").write_text(
+        "groups:\n  - name: limits\n    interval: 1s\n    rules:\n"
+        "      - record: job:up:count\n        expr: count(up)\n"
+    )
+
+    def evaluate(query_section: str, at_ms: int) -> tuple[dict[str, object], list[float]]:
+        storage = MemoryStorage()
+        appender = storage.appender()
+        for number in range(5):
+            appender.append({"__name__": "up", "instance": f"h{number}"}, 1_000, 1.0)
+        appender.commit()
+        config = parse_config(
+            f"rule_files: [rules.yml]\nvigie:\n  query:\n{query_section}",
+            path=str(tmp_path / "vigie.yml"),
+        )
+        rules = RuleEvaluation(storage, "http://127.0.0.1:9")
+        rules.apply(config)
+        rules.manager.run_pending(at_ms - 1_000)  # schedules the group's first tick
+        assert rules.manager.run_pending(at_ms) == 1  # one evaluation in (at_ms - 1 s, at_ms]
+        rule = rules.manager.rules_data()["groups"][0]["rules"][0]
+        recorded = storage.querier().select(
+            [Matcher("__name__", "=", "job:up:count")], 0, at_ms + 1
+        )
+        values = [float(value) for series in recorded for value in series.values]
+        return rule, values
+
+    rule, values = evaluate("    max_samples: 100\n", 3_000)
+    assert (rule["health"], values) == ("ok", [5.0])
+    rule, values = evaluate("    max_samples: 3\n", 3_000)
+    assert rule["health"] == "err"
+    assert "too many samples" in str(rule["lastError"])
+    assert values == []
+    # About 20 s after the samples: inside a 1 m lookback, outside a 10 s one.
+    assert evaluate("    lookback_delta: 1m\n", 22_000)[1] == [5.0]
+    assert evaluate("    lookback_delta: 10s\n", 22_000)[1] == []

@@ -436,3 +436,72 @@ async def test_basic_auth_and_bearer_token_headers(exporter: Exporter, tmp_path:
             await ScrapeLoop(target, MemoryStorage(), client, ServerMetrics()).scrape_once()
     assert exporter.requests[0]["Authorization"] == "Basic bW9uOnMzY3JldA=="  # mon:s3cret
     assert exporter.requests[1]["Authorization"] == "Bearer t0k"
+
+
+async def test_exemplars_are_stored_with_the_scrape(exporter: Exporter, tmp_path: Path) -> None:
+    """Exemplars reach the store's ring with the scrape's labels and time; a failed scrape
+    (malformed exposition) stores none of them; a repeated exemplar is stored once."""
+    from vigie.store.tsdb import DiskStorage
+
+    exporter.content_type = "application/openmetrics-text; version=1.0.0"
+    exporter.body = (
+        b'# TYPE lat histogram\nlat_bucket{le="1"} 2 # {trace_id="aa"} 0.5\n'
+        b'lat_bucket{le="+Inf"} 2\nlat_sum 1\nlat_count 2\n# EOF\n'
+    )
+    clock = Clock()
+    with DiskStorage(tmp_path, background=False) as storage:
+        async with httpx.AsyncClient() as client:
+            loop = _loop(exporter, storage, clock, client)  # type: ignore[arg-type]
+            await loop.scrape_once()
+            clock.now += 15
+            await loop.scrape_once()  # the same exemplar again: not stored twice
+            clock.now += 15
+            exporter.body = exporter.body.replace(b'"aa"} 0.5', b'"bb"} 0.7').replace(
+                b"lat_count 2", b"lat_count 2 x"
+            )
+            await loop.scrape_once()  # malformed: nothing of it stored, its exemplar neither
+            assert loop.health == "down"
+        found = storage.exemplars.select([[Matcher("__name__", "=", "lat_bucket")]], 0, 2**62)
+    stored = [
+        (dict(labels), [(e.labels, e.value, e.timestamp_ms) for e in f]) for labels, f in found
+    ]
+    assert stored == [
+        (
+            {"__name__": "lat_bucket", "instance": exporter.address, "job": "app", "le": "1",
+             "team": "ai"},
+            [((("trace_id", "aa"),), 0.5, 1_700_000_000_000)],
+        )
+    ]  # fmt: skip
+
+
+async def test_steady_state_layout_then_churn_and_failure(exporter: Exporter) -> None:
+    """Repeated identical scrapes reuse the previous layout; a vanished series still gets its
+    marker, a failed scrape marks everything, and the next good scrape stores all again."""
+    both = b"a 1\nb 2\n"
+    exporter.body = both
+    storage = MemoryStorage()
+    clock = Clock()
+    t = 1_700_000_000_000
+    async with httpx.AsyncClient() as client:
+        loop = _loop(exporter, storage, clock, client)
+        for step in range(3):  # the second and third take the steady-state path
+            clock.now += 15 * (step > 0)
+            exporter.body = both.replace(b"a 1", b"a %d" % (step + 1))
+            await loop.scrape_once()
+        exporter.body = b"a 9\n"
+        clock.now += 15
+        await loop.scrape_once()
+        exporter.body = b"a 9\nb 2 x\n"  # malformed
+        clock.now += 15
+        await loop.scrape_once()
+        exporter.body = both
+        clock.now += 15
+        await loop.scrape_once()
+    a = _one(storage, "a")
+    assert [v for _, v in a[:4]] == [1.0, 2.0, 3.0, 9.0]
+    assert is_stale(a[4][1])
+    assert a[5] == (t + 75_000, 1.0)
+    b = _one(storage, "b")
+    assert [ts for ts, _ in b] == [t, t + 15_000, t + 30_000, t + 45_000, t + 75_000]
+    assert is_stale(b[3][1])
+    assert loop.last_error == ""

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from vigie.exceptions import CorruptionError
-from vigie.store.blocks import Block, BlockWriter
+from vigie.store.blocks import Block, BlockWriter, join_series
 from vigie.store.interface import Matcher
 
 HOUR = 3_600_000
@@ -85,3 +85,37 @@ def test_has_samples_answers_from_chunk_bounds_and_gaps(tmp_path: Path) -> None:
     assert [labels[0][1] for labels in block.matching([], 100, 900)] == ["b"]
     assert [labels[0][1] for labels in block.matching([], 0, 10)] == ["a"]
     assert not block.has_samples(0, 11, 999)
+
+
+def test_pieces_are_trimmed_chunks_and_select_joins_them(tmp_path: Path) -> None:
+    """A series read across chunks keeps only the range; its chunks are joined in one array."""
+    stamps = list(range(0, 100 * 1_000, 1_000))
+    block = _write(tmp_path, 0, {"a": stamps, "b": stamps}, chunk_samples=30)
+    [(labels, times, values)] = block.pieces([Matcher("__name__", "=", "a")], 25_000, 64_500)
+    assert labels == (("__name__", "a"),)
+    assert [t.tolist()[:1] + t.tolist()[-1:] for t in times] == [
+        [25_000, 29_000],
+        [30_000, 59_000],
+        [60_000, 64_000],
+    ]
+    assert [v[0] for v in values] == [25.0, 30.0, 60.0]
+    selected = list(block.select([], 25_000, 64_500))
+    assert [t.tolist() for _, t, _ in selected] == [stamps[25:65]] * 2
+    assert selected[0][1].base is selected[1][1].base  # one buffer for all series
+
+
+def test_join_series_puts_sources_end_to_end_and_repairs_overlaps() -> None:
+    """Disjoint sources are concatenated per series; an overlap is sorted, first source wins."""
+    a, b = (("__name__", "a"),), (("__name__", "b"),)
+
+    def run(t: list[int], v: list[float]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        return [np.array(t, dtype=np.int64)], [np.array(v)]
+
+    old = [(a, *run([1, 2], [1.0, 2.0])), (b, *run([1], [10.0]))]
+    new = [(a, *run([2, 3], [20.0, 3.0]))]
+    joined = join_series([old, new])
+    assert [(labels, t.tolist(), v.tolist()) for labels, t, v in joined] == [
+        (a, [1, 2, 3], [1.0, 2.0, 3.0]),
+        (b, [1], [10.0]),
+    ]
+    assert join_series([[], []]) == []

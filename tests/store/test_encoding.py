@@ -10,7 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vigie.exceptions import CorruptionError
-from vigie.store.encoding import decode_chunk, encode_chunk, zigzag_decode, zigzag_encode
+from vigie.store.encoding import (
+    decode_chunk,
+    decode_chunks,
+    encode_chunk,
+    zigzag_decode,
+    zigzag_encode,
+)
 from vigie.store.interface import STALE_NAN, STALE_NAN_BITS
 
 ANY_FLOAT = st.floats(allow_nan=True, allow_infinity=True, allow_subnormal=True)
@@ -107,3 +113,33 @@ def test_mismatched_lengths_are_refused() -> None:
     """Timestamps and values must pair up."""
     with pytest.raises(ValueError, match="3 timestamps but 2 values"):
         encode_chunk(np.arange(3, dtype=np.int64), np.zeros(2))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(chunks(), min_size=1, max_size=6), st.integers(1, 4))
+def test_batch_decoding_is_bit_identical(
+    drawn: list[tuple[np.ndarray, np.ndarray]], copies: int
+) -> None:
+    """decode_chunks gives each chunk exactly what decode_chunk gives, layouts shared or not."""
+    encoded = [encode_chunk(t, v) for t, v in drawn] * copies
+    regular = np.arange(0, 120 * 15_000, 15_000, dtype=np.int64)
+    encoded += [encode_chunk(regular, np.arange(120.0) * k) for k in range(3)]
+    for data, got in zip(encoded, decode_chunks(encoded), strict=True):
+        assert not isinstance(got, CorruptionError)
+        t, v = decode_chunk(data)
+        assert got[0].tolist() == t.tolist()
+        assert _bits(got[1]) == _bits(v)
+
+
+def test_batch_decoding_reports_each_bad_chunk_in_its_place() -> None:
+    """A garbage chunk among good ones gets its CorruptionError; the others decode."""
+    t = np.arange(0, 10 * 15_000, 15_000, dtype=np.int64)
+    good = encode_chunk(t, t * 1.5)
+    truncated = good[:-3]
+    decoded = decode_chunks([good, b"\x01\x02", truncated, good])
+    assert isinstance(decoded[1], CorruptionError)
+    assert isinstance(decoded[2], CorruptionError)
+    for index in (0, 3):
+        found = decoded[index]
+        assert not isinstance(found, CorruptionError)
+        assert found[1].tolist() == (t * 1.5).tolist()

@@ -171,3 +171,107 @@ def test_has_samples_sees_gaps_inside_chunks() -> None:
     assert s.has_samples(50, 900)
     assert s.has_samples(1_100, 1_100)
     assert head.matching([], 100, 900) == []
+
+
+def _filled(count: int) -> Head:
+    """A head of ``count`` series created out of label order, each with 150 samples."""
+    head = Head()
+    created = [
+        head.get_or_create({"__name__": "m", "shard": str(i), "code": str(200 + i % 5)})
+        for i in range(count)
+    ]
+    for t in range(150):  # more than a chunk: reads join a chunk and the open arrays
+        head.insert(created, [t * 10] * count, [float(t + i) for i in range(count)])
+    return head
+
+
+@pytest.mark.parametrize("count", [3, 2_000])
+def test_reads_are_in_label_order_and_exact(count: int) -> None:
+    """Small and large reads (rank path) return every series in label order, samples exact."""
+    head = _filled(count)
+    found = head.read([], 1_195, 1_300)
+    assert [labels for labels, _, _ in found] == sorted(s.labels for s in head.series.values())
+    for labels, t, v in found:
+        shard = int(dict(labels)["shard"])
+        assert t.tolist() == list(range(1_200, 1_301, 10))
+        assert v.tolist() == [float(t // 10 + shard) for t in range(1_200, 1_301, 10)]
+    head.get_or_create({"__name__": "m", "shard": "-1", "code": "100"})  # invalidates ranks
+    head.insert(
+        [head.by_labels[(("__name__", "m"), ("code", "100"), ("shard", "-1"))]], [1_250], [0.5]
+    )
+    labels_read = [labels for labels, _, _ in head.read([], 1_195, 1_300)]
+    assert labels_read == sorted(s.labels for s in head.series.values())
+
+
+def test_read_crosses_a_chunk_boundary_and_skips_gaps() -> None:
+    """A range over a cut chunk and the open arrays joins both; an empty window yields nothing."""
+    head = _filled(3)
+    [(_, t, _), *_] = head.read([], 1_170, 1_210)  # chunk ends at 1190, open arrays at 1200
+    assert t.tolist() == [1_170, 1_180, 1_190, 1_200, 1_210]
+    assert head.read([], 1_191, 1_199) == []
+    assert head.read([], 5_000, 6_000) == []
+
+
+def test_open_samples_of_a_read_share_one_buffer() -> None:
+    """Series read from the open arrays are back-to-back views of one buffer (no copy each)."""
+    head = _filled(2_000)
+    found = head.read([], 1_200, 1_490)
+    bases = {t.base is found[0][1].base for _, t, _ in found}
+    assert bases == {True}
+    ends = [t.__array_interface__["data"][0] for _, t, _ in found]
+    assert ends == sorted(ends)
+
+
+def test_label_pairs_and_strings_are_shared_between_series() -> None:
+    """Two series with a common label hold the same pair object; strings are interned."""
+    head = Head()
+    job = "".join(["a", "p", "i"])  # a fresh string object, not a literal
+    first = head.get_or_create({"job": job, "instance": "h:1"})
+    second = head.get_or_create({"instance": "h:2", "job": "api"})
+    assert dict(first.labels)["job"] == "api"
+    assert first.labels[1] is second.labels[1]
+    assert first.labels[1][1] is second.labels[1][1]
+
+
+def test_remembered_label_orders() -> None:
+    """Only callers that look labels up again get their order remembered; GC forgets it."""
+    head = Head()
+    kept = head.get_or_create({"b": "2", "a": "1"}, remember=False)
+    assert head.by_raw == {}
+    assert head.lookup((("b", "2"), ("a", "1"))) is None
+    assert head.lookup((("a", "1"), ("b", "2"))) is kept  # sorted: found without remembering
+    assert head.get_or_create({"b": "2", "a": "1"}) is kept
+    assert head.lookup((("b", "2"), ("a", "1"))) is kept
+    head.insert([kept], [1], [1.0])
+    head.truncate_before(100)
+    assert head.by_raw == {}
+    assert head._pairs == {}
+
+
+def test_label_map_is_shared_and_read_only() -> None:
+    """Queries get one read-only dict per head series; copies of it are plain dicts."""
+    head = Head()
+    s = head.get_or_create({"job": "api"})
+    shared = head.label_map(s.labels)
+    assert shared == {"job": "api"}
+    assert head.label_map(s.labels) is shared
+    with pytest.raises(TypeError, match="copy them"):
+        shared["job"] = "web"
+    with pytest.raises(TypeError):
+        shared.pop("job")
+    assert type(head.label_map((("job", "gone"),))) is dict
+    changed = dict(shared)
+    changed["job"] = "web"
+    assert shared == {"job": "api"}
+
+
+def test_cached_selections_follow_series_coming_and_going() -> None:
+    """A repeated large selection is served from the cache until series are created or dropped."""
+    head = _filled(2_000)
+    assert len(head.read([], 0, 10_000)) == 2_000  # cached from here
+    late = head.get_or_create({"__name__": "m", "shard": "late", "code": "200"})
+    head.insert([late], [5_000], [1.0])
+    assert len(head.read([], 0, 10_000)) == 2_001
+    assert late.labels in [labels for labels, _, _ in head.read([], 4_000, 10_000)]
+    head.truncate_before(2_000)  # every series but the late one is left empty and dropped
+    assert [labels for labels, _, _ in head.read([], 0, 10_000)] == [late.labels]

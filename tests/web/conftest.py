@@ -146,7 +146,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
         traffic = TrafficGenerator(running.app_url, rate=20, mix="example", seed=7)
         threading.Thread(target=traffic.run, args=(stop, 60), daemon=True).start()
-        synthetic.remote_write(running.url, synthetic.ai_series(int(time.time() * 1000)))
+        now_ms = int(time.time() * 1000)
+        synthetic.remote_write(running.url, synthetic.ai_series(now_ms))
+        infrastructure = synthetic.host_series(now_ms) + synthetic.postgres_series(now_ms)
+        infrastructure += synthetic.apps_series(now_ms) + synthetic.vigie_series(now_ms)
+        synthetic.remote_write(running.url, infrastructure + synthetic.pool_series(now_ms))
         synthetic.telemetry(running.url, time.time_ns())
         synthetic.quality_samples(running.url, time.time())
         query = "sum(rate(http_server_request_duration_seconds_count[5m]))"
@@ -176,9 +180,56 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         hook.server_close()
 
 
+@dataclass
+class AuthStack:
+    """A `vigie server` with ``vigie.security.auth: on`` and its viewer token."""
+
+    url: str
+    viewer: str
+
+
+#: Login attempts a client may make at once on the auth server (then one every 5 s).
+LOGIN_BURST = 4
+
+
 @pytest.fixture(scope="session")
+def auth_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthStack]:
+    """A second server, authentication on, no data: the login flow."""
+    require_binary("chromium")
+    tmp = tmp_path_factory.mktemp("auth")
+    config = tmp / "vigie.yml"
+    config.write_text(
+        "vigie:\n  security:\n    auth: on\n"
+        f"    limits: {{login_rate: 0.2, login_burst: {LOGIN_BURST}}}\n"
+    )
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "vigie.cli.main", "server", "--config", str(config),
+         "--data-dir", str(tmp / "data"), "--listen", f"127.0.0.1:{port}"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait(lambda: httpx.get(url + "/-/ready").status_code == 200, "ready", [server])
+        tokens = json.loads((tmp / "data" / "secrets" / "tokens.json").read_text())
+        yield AuthStack(url, tokens["viewer"])
+    finally:
+        server.terminate()
+        try:
+            server.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.communicate()
+
+
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's Chromium, headless, driven by Playwright (never a downloaded browser)."""
+    """Debian's Chromium, headless, driven by Playwright (never a downloaded browser).
+
+    Module scope: Playwright's sync API keeps an asyncio loop running while it is open, and a
+    later test of the session that calls ``asyncio.run`` would fail.
+    """
     path = require_binary("chromium")
     from playwright.sync_api import sync_playwright
 

@@ -26,7 +26,7 @@ MODELS = ("gpt-4o-mini", "mistral-small")
 Series = tuple[dict[str, str], list[tuple[int, float]]]
 
 
-def _counter(labels: dict[str, str], per_second: float, now_ms: int) -> Series:
+def _counter(labels: dict[str, str], per_second: float, now_ms: int, job: str = SERVICE) -> Series:
     start = now_ms - POINTS * STEP_S * 1000
     samples = []
     total = 0.0
@@ -34,7 +34,18 @@ def _counter(labels: dict[str, str], per_second: float, now_ms: int) -> Series:
         wave = 1 + 0.3 * math.sin(i / 20)
         total += per_second * STEP_S * wave
         samples.append((start + i * STEP_S * 1000, round(total, 6)))
-    return {"job": SERVICE, "instance": "synthetic:1", **labels}, samples
+    return {"job": job, "instance": "synthetic:1", **labels}, samples
+
+
+def _gauge(
+    labels: dict[str, str], value: float, now_ms: int, job: str = SERVICE, wave: float = 0.05
+) -> Series:
+    start = now_ms - POINTS * STEP_S * 1000
+    samples = [
+        (start + i * STEP_S * 1000, round(value * (1 + wave * math.sin(i / 10)), 6))
+        for i in range(POINTS + 1)
+    ]
+    return {"job": job, "instance": "synthetic:1", **labels}, samples
 
 
 def _histogram(
@@ -44,6 +55,7 @@ def _histogram(
     shares: tuple[float, ...],
     per_second: float,
     now_ms: int,
+    job: str = SERVICE,
 ) -> list[Series]:
     series = []
     cumulative = 0.0
@@ -52,10 +64,13 @@ def _histogram(
         le = "+Inf" if bound == math.inf else repr(bound)
         series.append(
             _counter(
-                {"__name__": f"{name}_bucket", **labels, "le": le}, per_second * cumulative, now_ms
+                {"__name__": f"{name}_bucket", **labels, "le": le},
+                per_second * cumulative,
+                now_ms,
+                job,
             )
         )
-    series.append(_counter({"__name__": f"{name}_count", **labels}, per_second, now_ms))
+    series.append(_counter({"__name__": f"{name}_count", **labels}, per_second, now_ms, job))
     return series
 
 
@@ -155,6 +170,125 @@ def ai_series(now_ms: int) -> list[Series]:
     )
     for rating, rate in (("up", 0.3), ("down", 0.1)):
         series.append(_counter({"__name__": "user_feedback_total", "rating": rating}, rate, now_ms))
+    return series
+
+
+GIB = 1 << 30
+#: What the infrastructure dashboard's PostgreSQL row shows: 17 of 100 connections in use.
+PG_LABELS = {"datid": "16384", "datname": "app", "server": "main"}
+
+
+def host_series(now_ms: int) -> list[Series]:
+    """node_exporter-named series as vigie's host collector exposes them (job ``vigie``)."""
+    series: list[Series] = []
+    for cpu in ("0", "1"):
+        for mode, rate in (("idle", 0.6), ("user", 0.3), ("system", 0.1)):
+            labels = {"__name__": "node_cpu_seconds_total", "cpu": cpu, "mode": mode}
+            series.append(_counter(labels, rate, now_ms, "vigie"))
+    series.append(_gauge({"__name__": "node_memory_MemTotal_bytes"}, 8 * GIB, now_ms, "vigie"))
+    series.append(_gauge({"__name__": "node_memory_MemAvailable_bytes"}, 3 * GIB, now_ms, "vigie"))
+    disk = {"device": "/dev/sda1", "fstype": "ext4", "mountpoint": "/"}
+    series.append(
+        _gauge({"__name__": "node_filesystem_size_bytes", **disk}, 100 * GIB, now_ms, "vigie")
+    )
+    series.append(
+        _gauge({"__name__": "node_filesystem_avail_bytes", **disk}, 40 * GIB, now_ms, "vigie")
+    )
+    for direction, rate in (("receive", 0.02), ("transmit", 0.01)):
+        labels = {"__name__": f"node_network_{direction}_errs_total", "device": "eth0"}
+        series.append(_counter(labels, rate, now_ms, "vigie"))
+    for name, value in (
+        ("node_load1", 1.2),
+        ("node_memory_SwapTotal_bytes", 2 * GIB),
+        ("node_memory_SwapFree_bytes", 1.5 * GIB),
+        ("node_filefd_allocated", 3_000),
+        ("node_filefd_maximum", 100_000),
+    ):
+        series.append(_gauge({"__name__": name}, value, now_ms, "vigie"))  # fmt: skip
+    return series
+
+
+def apps_series(now_ms: int) -> list[Series]:
+    """The app's process memory and authentication failures (HTTP 401 and the SDK's counter)."""
+    series: list[Series] = [
+        _gauge({"__name__": "process_resident_memory_bytes"}, 300 * (1 << 20), now_ms),
+        _counter({"__name__": "vigie_auth_failures_total", "reason": "bad_password"}, 0.2, now_ms),
+    ]
+    labels = {"__name__": "http_server_request_duration_seconds_count", "http_route": "/login",
+              "http_request_method": "POST", "http_response_status_code": "401"}  # fmt: skip
+    series.append(_counter(labels, 0.2, now_ms, "example"))  # the scraped example app's job
+    return series
+
+
+def vigie_series(now_ms: int) -> list[Series]:
+    """vigie's own self-monitoring series, as its /metrics exposes them (job ``vigie``)."""
+    series = _histogram(
+        "vigie_scrape_duration_seconds", {"scrape_job": "faq"}, (0.01, 0.1, 1.0),
+        (0.7, 0.25, 0.04, 0.01), 1.0, now_ms, "vigie",
+    )  # fmt: skip
+    failures = {"__name__": "vigie_rule_evaluation_failures_total", "rule_group": "ai.yml;slo"}
+    series.append(_counter(failures, 0.01, now_ms, "vigie"))
+    for state, value in (("pending", 2), ("failed", 0)):
+        labels = {"__name__": "vigie_notification_queue_length", "state": state}
+        series.append(_gauge(labels, value, now_ms, "vigie", wave=0))
+    refused = {"__name__": "vigie_otlp_records_refused_total", "signal": "traces"}
+    series.append(_counter(refused, 0.5, now_ms, "vigie"))
+    return series
+
+
+def postgres_series(now_ms: int) -> list[Series]:
+    """postgres_exporter-named series as vigie's PostgreSQL collector exposes them."""
+    series: list[Series] = [
+        _gauge({"__name__": "pg_up", "server": "main"}, 1, now_ms, "vigie", wave=0),
+        _gauge({"__name__": "pg_settings_max_connections", "server": "main"}, 100, now_ms, "vigie"),
+        _gauge(
+            {"__name__": "pg_database_size_bytes", "datname": "app", "server": "main"},
+            2 * GIB,
+            now_ms,
+            "vigie",
+        ),
+    ]
+    for state, count in (("active", 5), ("idle", 12)):
+        labels = {"__name__": "pg_stat_activity_count", "datname": "app", "state": state}
+        series.append(_gauge({**labels, "server": "main"}, count, now_ms, "vigie"))
+    for column, rate in (("xact_commit", 50.0), ("xact_rollback", 0.5), ("blks_hit", 950.0),
+                         ("blks_read", 50.0), ("deadlocks", 0.002)):  # fmt: skip
+        labels = {"__name__": f"pg_stat_database_{column}", **PG_LABELS}
+        series.append(_counter(labels, rate, now_ms, "vigie"))
+    return series
+
+
+def pool_series(now_ms: int) -> list[Series]:
+    """The app's SQLAlchemy pool, as vigie.instrument_sqlalchemy(engine, name="app") records it."""
+    series: list[Series] = []
+    for state, count in (("used", 6), ("idle", 4)):
+        labels = {"__name__": "db_client_connections_usage", "pool_name": "app", "state": state}
+        series.append(_gauge(labels, count, now_ms))
+    series.append(_gauge({"__name__": "db_client_connections_max", "pool_name": "app"}, 15, now_ms))
+    timeouts = {"__name__": "db_client_connections_timeouts_total", "pool_name": "app"}
+    series.append(_counter(timeouts, 0.01, now_ms))
+    for operation in ("SELECT", "INSERT"):
+        labels = {"db_system_name": "postgresql", "pool_name": "app",
+                  "db_operation_name": operation, "error_type": ""}  # fmt: skip
+        shares = (0.4, 0.3, 0.2, 0.08, 0.02)
+        series += _histogram(
+            "db_client_operation_duration_seconds", labels, (0.005, 0.01, 0.05, 0.1), shares, 5.0,
+            now_ms,
+        )  # fmt: skip
+    return series
+
+
+def redis_series(now_ms: int) -> list[Series]:
+    """The app's Redis client, as vigie.instrument_redis(client, name="cache") records it."""
+    series: list[Series] = []
+    for command, error, rate in (("GET", "", 3.0), ("SET", "", 1.0), ("GET", "TimeoutError", 0.02)):
+        labels = {"db_system_name": "redis", "pool_name": "cache",
+                  "db_operation_name": command, "error_type": error}  # fmt: skip
+        shares = (0.6, 0.3, 0.07, 0.02, 0.01)
+        series += _histogram(
+            "db_client_operation_duration_seconds", labels, (0.001, 0.005, 0.01, 0.05), shares,
+            rate, now_ms,
+        )  # fmt: skip
     return series
 
 

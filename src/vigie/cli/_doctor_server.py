@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from vigie.cli._doctor_findings import Finding, Severity
+from vigie.cli._server_access import ServerAccess, connection_hint, refusal_hint
 
 __all__ = ["CRITICAL_SEVERITIES", "check_server"]
 
@@ -35,34 +36,50 @@ class _ApiUnavailableError(Exception):
         self.status = status
 
 
-def check_server(client: httpx.Client, url: str) -> list[Finding]:
-    """Targets, rules, alerts and receivers of the server at ``url``."""
+def check_server(
+    client: httpx.Client, url: str, *, access: ServerAccess | None = None
+) -> list[Finding]:
+    """Targets, rules, alerts and receivers of the server at ``url``.
+
+    ``client`` carries the token and TLS settings of ``access`` (only used to word advice).
+    """
     base = url.rstrip("/")
     try:
         targets = _data(client, base + "/api/v1/targets")
     except httpx.HTTPError as error:
+        advice = connection_hint(error).strip(" ()")
         return [
             Finding(
                 "server",
                 Severity.ERROR,
                 f"{base} is not reachable: {type(error).__name__}",
-                "start `vigie server` (or Prometheus), or check --server",
+                advice or "start `vigie server` (or Prometheus), or check --server",
             )
         ]
-    except (_ApiUnavailableError, ValueError):
-        return [
-            Finding(
-                "server",
-                Severity.ERROR,
-                f"{base}/api/v1/targets is not a Prometheus API",
-                "--server takes the base URL of a vigie server or a Prometheus",
-            )
-        ]
+    except _ApiUnavailableError as refused:
+        hint = refusal_hint(refused.status, access or ServerAccess())
+        if hint is None:
+            return _not_an_api(base)
+        reason, _, advice = hint.partition(": ")
+        return [Finding("server", Severity.ERROR, f"{base}: {reason}", advice)]
+    except ValueError:
+        return _not_an_api(base)
     findings = _targets(targets)
     findings += _section(client, base, "rules", _rules)
     findings += _section(client, base, "alerts", _alerts)
     findings += _notifications(client, base)
     return findings
+
+
+def _not_an_api(base: str) -> list[Finding]:
+    return [
+        Finding(
+            "server",
+            Severity.ERROR,
+            f"{base}/api/v1/targets is not a Prometheus API",
+            "--server takes the base URL of a vigie server or a Prometheus",
+        )
+    ]
 
 
 def _data(client: httpx.Client, url: str) -> Any:

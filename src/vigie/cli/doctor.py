@@ -8,6 +8,8 @@ Example::
 
     $ vigie doctor http://127.0.0.1:8000 --server http://127.0.0.1:9090 \\
           --database-url sqlite:///faq.db --alembic-config alembic.ini
+    $ vigie doctor --server https://vigie.example.org:9800 --token-file viewer-token \\
+          --ca-file cert.pem
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import httpx
 from vigie.cli._doctor_checks import check_app, check_schema
 from vigie.cli._doctor_findings import Finding, Severity, exit_code, render_json, render_text
 from vigie.cli._doctor_server import check_server
+from vigie.cli._server_access import ServerAccess, add_access_arguments, server_access
 from vigie.exceptions import ConfigurationError
 
 __all__ = ["register", "run_doctor"]
@@ -50,6 +53,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--timeout", type=float, default=5.0, metavar="S", help="timeout of each HTTP request"
     )
+    add_access_arguments(parser)
     parser.set_defaults(handler=_handle)
 
 
@@ -60,8 +64,13 @@ def run_doctor(
     database_url: str | None = None,
     alembic_config: str | None = None,
     timeout: float = 5.0,
+    access: ServerAccess | None = None,
 ) -> list[Finding]:
-    """Every applicable check; raises :class:`ConfigurationError` when there is nothing to check."""
+    """Every applicable check; raises :class:`ConfigurationError` when there is nothing to check.
+
+    ``access`` (token, TLS trust) applies to ``server`` only: the app's endpoints are checked
+    as a scraper without credentials sees them.
+    """
     if not (url or server or database_url):
         raise ConfigurationError("give an app URL, --server URL or --database-url URL to check")
     if not timeout > 0:
@@ -76,7 +85,13 @@ def run_doctor(
         if database_url:
             findings += check_schema(database_url, alembic_config)
         if server:
-            findings += _guarded("server", lambda: check_server(client, server))
+            access = access or ServerAccess()
+            with httpx.Client(
+                timeout=timeout, headers=access.headers, verify=access.verify
+            ) as server_client:
+                findings += _guarded(
+                    "server", lambda: check_server(server_client, server, access=access)
+                )
     return findings
 
 
@@ -101,6 +116,7 @@ def _handle(arguments: argparse.Namespace) -> int:
         database_url=arguments.database_url,
         alembic_config=arguments.alembic_config,
         timeout=arguments.timeout,
+        access=server_access(arguments),
     )
     if arguments.format == "json":
         target = {

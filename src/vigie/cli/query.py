@@ -7,6 +7,8 @@ Example::
     $ vigie query 'sum by (job) (up)'
     $ vigie query 'rate(http_requests_total[5m])' --range --start -1h --step 1m --format csv
     $ vigie query up --server http://prometheus:9090 --format json
+    $ vigie query up --server https://vigie.example.org:9800 --token-file viewer-token \\
+          --ca-file cert.pem
 """
 
 from __future__ import annotations
@@ -20,6 +22,13 @@ import sys
 import time
 from datetime import UTC, datetime
 from typing import Any
+
+from vigie.cli._server_access import (
+    add_access_arguments,
+    connection_hint,
+    refusal_hint,
+    server_access,
+)
 
 __all__ = ["parse_when", "register", "render"]
 
@@ -49,6 +58,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help=f"server base URL (default: {DEFAULT_SERVER})",
     )  # fmt: skip
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds (default: 60)")
+    add_access_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -100,13 +110,22 @@ def run(arguments: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"vigie: error: {error}", file=sys.stderr)
         return 2
+    access = server_access(arguments)
     path = "/api/v1/query_range" if arguments.range else "/api/v1/query"
     url = arguments.server.rstrip("/") + path
     try:
-        response = httpx.post(url, data=params, timeout=arguments.timeout)
+        response = httpx.post(
+            url, data=params, timeout=arguments.timeout,
+            headers=access.headers, verify=access.verify,
+        )  # fmt: skip
+        hint = refusal_hint(response.status_code, access)
+        if hint is not None:
+            print(f"vigie: error: {url}: {hint}", file=sys.stderr)
+            return 1
         body = response.json()
     except httpx.HTTPError as error:
-        print(f"vigie: error: cannot reach {arguments.server}: {error}", file=sys.stderr)
+        print(f"vigie: error: cannot reach {arguments.server}: {error}{connection_hint(error)}",
+              file=sys.stderr)  # fmt: skip
         return 1
     except ValueError:
         print(f"vigie: error: {url} answered HTTP {response.status_code}, not JSON",

@@ -223,11 +223,15 @@ class Outbox:
 
     def pending_count(self) -> int:
         """How many notifications wait for delivery."""
+        return self.state_counts().get("pending", 0)
+
+    def state_counts(self) -> dict[str, int]:
+        """How many notifications are in each state (pending, delivered, failed)."""
         with self._lock:
-            row = self._connection.execute(
-                "SELECT COUNT(*) FROM outbox WHERE state = 'pending'"
-            ).fetchone()
-        return int(row[0])
+            rows = self._connection.execute(
+                "SELECT state, COUNT(*) FROM outbox GROUP BY state"
+            ).fetchall()
+        return {str(state): int(count) for state, count in rows}
 
     def history(self, limit: int = 100) -> list[DeliveryRecord]:
         """The most recent notifications, newest first, with their delivery state."""

@@ -57,6 +57,9 @@ class NotificationService:
     ) -> None:
         self._clock = clock
         self._notifier_factory = notifier_factory
+        #: Delivery attempts and failed attempts since start, by integration kind.
+        self.attempts: dict[str, int] = {}
+        self.failures: dict[str, int] = {}
         database: str | Path = ":memory:"
         silences_path = None
         if data_dir is not None:
@@ -184,6 +187,7 @@ class NotificationService:
         notification = record.notification
         integration = notification.integration
         key = f"{notification.receiver}/{integration.kind}/{notification.integration_index}"
+        self.attempts[integration.kind] = self.attempts.get(integration.kind, 0) + 1
         try:
             notifier = self._notifiers.get(key)
             if notifier is None:
@@ -192,10 +196,12 @@ class NotificationService:
             notifier.send(notification)
         except NotificationError as error:
             logger.warning("notification to %s failed: %s", notification.receiver, error)
+            self.failures[integration.kind] = self.failures.get(integration.kind, 0) + 1
             self.outbox.failed(record, str(error), self.now())
             return
         except Exception as error:  # a bug in a channel must not stop delivery of the others
             logger.exception("notifier for %s crashed", notification.receiver)
+            self.failures[integration.kind] = self.failures.get(integration.kind, 0) + 1
             self.outbox.failed(record, f"{type(error).__name__}: {error}", self.now())
             return
         self.outbox.delivered(record.id, self.now())

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from vigie.query.values import Floats, Ints, Mask, RangeSeries, RangeVector
+from vigie.query.values import Floats, Ints, Mask, RangeSeries, RangeVector, join
 
 __all__ = [
     "KEEPS_NAME",
@@ -85,12 +85,15 @@ def _extrapolated(
     first_t, last_t = times[first_i], times[last_i]
     result = last - first
     if counter and len(values) > 1:
-        decreased = values[1:] < values[:-1]
-        if decreased.any():  # counter resets: add back the value before each reset
-            drops = np.zeros(len(values))
-            drops[1:] = np.where(decreased, values[:-1], 0.0)
-            cumulative = np.cumsum(drops)
-            result = result + cumulative[last_i] - cumulative[first_i]
+        # Counter resets: add back the value before each reset inside the window. Resets are
+        # rare, so the running sum is over them only (the same partial sums as over every
+        # sample, zeros included), found for each window by a search among their positions.
+        before_reset = np.flatnonzero(values[1:] < values[:-1])
+        if before_reset.size:
+            cumulative = np.concatenate(([0.0], np.cumsum(values[before_reset])))
+            through_last = np.searchsorted(before_reset, last_i, side="left")
+            through_first = np.searchsorted(before_reset, first_i, side="left")
+            result = result + cumulative[through_last] - cumulative[through_first]
     range_start = vector.ends - vector.range_ms
     to_start = (first_t - range_start) / 1000.0
     to_end = (vector.ends - last_t) / 1000.0
@@ -193,9 +196,11 @@ def _predict_linear(
 def _counts(s: RangeSeries, lo: Ints, hi: Ints, changed: Mask) -> Result:
     """Per window, how many consecutive pairs inside it satisfy ``changed``."""
     cumulative = np.concatenate([[0], np.cumsum(changed)])
-    # pairs (k-1, k) with lo < k < hi; changed[k-1] describes pair ending at k
-    upper = np.maximum(hi - 1, lo)
-    result = cumulative[upper] - cumulative[lo]
+    # pairs (k-1, k) with lo < k < hi; changed[k-1] describes pair ending at k. An empty window
+    # after the last sample has lo == hi == len(values): clamped, its result is not used.
+    last = len(cumulative) - 1
+    upper = np.minimum(np.maximum(hi - 1, lo), last)
+    result = cumulative[upper] - cumulative[np.minimum(lo, last)]
     return result.astype(np.float64), (hi - lo) >= 1
 
 
@@ -447,30 +452,48 @@ RANGE_FUNCTIONS: dict[str, Impl] = {
 _BATCH_CELLS = 4_000_000
 
 
+#: From this many samples per series on average, one ``searchsorted`` per series costs less
+#: than shifting every sample into one sorted key array (see :func:`all_bounds`).
+_SEARCH_EACH = 256
+
+
 def all_bounds(vector: RangeVector) -> tuple[Ints, Floats, Ints, Ints]:
     """Every series' samples concatenated, and per (series, step) the ``[lo, hi)`` indices of its
-    window in them, found with one ``searchsorted`` for all series (each series' timestamps are
-    shifted into a block of its own so the concatenation is sorted)."""
+    window in them.
+
+    Two ways, whichever is cheaper: for short series (an instant query over thousands of them)
+    one ``searchsorted`` for all series, each series' timestamps shifted into a block of its own
+    so the concatenation is sorted; for long series (a 24 h range) one search per series, which
+    never touches the samples themselves. The concatenation is free when the store handed the
+    series out back to back in one buffer (see :func:`vigie.query.values.join`).
+    """
     series = vector.series
     steps = len(vector.ends)
-    lengths = np.array([len(item.timestamps) for item in series], dtype=np.int64)
-    timestamps = np.concatenate([item.timestamps for item in series])
-    values = np.concatenate([item.values for item in series])
-    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    lengths = np.fromiter(
+        (len(item.timestamps) for item in series), dtype=np.int64, count=len(series)
+    )
+    timestamps = join([item.timestamps for item in series])
+    values = join([item.values for item in series])
+    offsets = np.zeros(len(series), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=offsets[1:])
     starts = vector.ends - vector.range_ms
     low = min(int(timestamps.min()), int(starts.min())) if len(timestamps) else 0
     high = max(int(timestamps.max()), int(vector.ends.max())) if len(timestamps) else 0
     span = high - low + 2
-    if span * (len(series) + 1) >= 2**62:  # too wide to shift: one search per series
-        bounds = [vector.bounds(item) for item in series]
-        lo = np.vstack([b[0] for b in bounds]) + offsets[:, None]
-        hi = np.vstack([b[1] for b in bounds]) + offsets[:, None]
+    shape = (len(series), steps)
+    if len(timestamps) >= _SEARCH_EACH * len(series) or span * (len(series) + 1) >= 2**62:
+        lo = np.empty(shape, dtype=np.int64)
+        hi = np.empty(shape, dtype=np.int64)
+        for row, item in enumerate(series):
+            lo[row] = np.searchsorted(item.timestamps, starts, side="right")
+            hi[row] = np.searchsorted(item.timestamps, vector.ends, side="right")
+        lo += offsets[:, None]
+        hi += offsets[:, None]
         return timestamps, values, lo, hi
     blocks = np.arange(len(series), dtype=np.int64)[:, None] * span
     keys = (timestamps - low) + np.repeat(blocks[:, 0], lengths)
     lo = np.searchsorted(keys, (blocks + (starts - low)[None, :]).ravel(), side="right")
     hi = np.searchsorted(keys, (blocks + (vector.ends - low)[None, :]).ravel(), side="right")
-    shape = (len(series), steps)
     return (
         timestamps,
         values,
@@ -537,14 +560,21 @@ def _run_batch(
     # positions, so one huge window (``[30d]`` over thousands of steps) cannot exhaust memory
     width = max(int((hi - lo).max()), 1) if len(lo) else 1
     span = max(1, _BATCH_CELLS // width)
+    total = len(combined.timestamps)
     values_parts: list[Floats] = []
     present_parts: list[Mask] = []
     with np.errstate(all="ignore"):
         for begin in range(0, len(lo), span):
             part = slice(begin, begin + span)
+            # Only the samples of this part's windows: a function's whole-array passes (rate's
+            # counter resets, changes, resets) then read each sample once per query, not once
+            # per batch.
+            first = min(int(lo[part].min()), total - 1)
+            last = max(int(hi[part].max()), first + 1)
+            samples = RangeSeries({}, combined.timestamps[first:last], combined.values[first:last])
             window = RangeVector([], ends[part], vector.range_ms, eval_times[part])
             part_values, part_present = impl(
-                combined, lo[part], hi[part], window, [arg[part] for arg in args]
+                samples, lo[part] - first, hi[part] - first, window, [arg[part] for arg in args]
             )
             values_parts.append(np.asarray(part_values, dtype=np.float64))
             present_parts.append(np.asarray(part_present, dtype=bool))

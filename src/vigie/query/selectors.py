@@ -26,7 +26,7 @@ import promql_parser
 
 from vigie.exceptions import UnsupportedQueryError
 from vigie.query.context import Context
-from vigie.query.values import Floats, Ints, Mask, RangeSeries, RangeVector, StepVector
+from vigie.query.values import Floats, Ints, Mask, RangeSeries, RangeVector, StepVector, join
 from vigie.store.interface import Matcher, MatchOp, Series, stale_mask
 
 __all__ = [
@@ -240,17 +240,16 @@ def select_vector(selector: Any, context: Context) -> tuple[StepVector, Ints]:
 
 
 def _with_markers(found: list[Series]) -> set[int]:
-    """Indices of the series holding a staleness marker, found with one vectorised pass."""
+    """Indices of the series holding a staleness marker, found with one vectorised pass (over
+    the store's own buffer when it handed the series out back to back: no copy)."""
     if not found:
         return set()
-    stale = stale_mask(np.concatenate([series.values for series in found]))
-    if not stale.any():
+    stale = np.flatnonzero(stale_mask(join([series.values for series in found])))
+    if not stale.size:
         return set()
-    lengths = np.array([len(series.values) for series in found], dtype=np.int64)
-    ends = np.cumsum(lengths)
-    running = np.concatenate(([0], np.cumsum(stale)))
-    counts = running[ends] - running[ends - lengths]
-    return set(np.flatnonzero(counts).tolist())
+    lengths = np.fromiter((len(series.values) for series in found), np.int64, len(found))
+    owners = np.searchsorted(np.cumsum(lengths), stale, side="right")
+    return set(np.unique(owners).tolist())
 
 
 def select_range(node: Any, context: Context) -> RangeVector:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -35,6 +36,7 @@ __all__ = [
     "StepVector",
     "StringValue",
     "format_labels",
+    "join",
     "label_key",
     "without_name",
 ]
@@ -51,6 +53,56 @@ def label_key(labels: dict[str, str]) -> tuple[tuple[str, str], ...]:
     if "" in labels.values():
         return tuple(sorted((name, value) for name, value in labels.items() if value != ""))
     return tuple(sorted(labels.items()))
+
+
+def _address(array: npt.NDArray[Any]) -> int:
+    return int(array.__array_interface__["data"][0])
+
+
+def join(arrays: Sequence[npt.NDArray[Any]]) -> npt.NDArray[Any]:
+    """``np.concatenate(arrays)``, without the copy when the arrays already lie back to back in
+    one buffer: a store's ``select`` hands out each series as a slice of one big array, and the
+    engine would otherwise copy every sample of a wide range query once more.
+
+    The result may be a view of that buffer: callers must not write into it.
+
+    Example::
+
+        >>> import numpy as np
+        >>> whole = np.arange(6.0)
+        >>> joined = join([whole[0:2], whole[2:5]])
+        >>> joined.tolist(), joined.base is whole
+        ([0.0, 1.0, 2.0, 3.0, 4.0], True)
+    """
+    if not arrays:
+        return np.empty(0)
+    first = arrays[0]
+    if len(arrays) == 1:
+        return first
+    base = first.base
+    if (
+        not isinstance(base, np.ndarray)
+        or base.ndim != 1
+        or base.dtype != first.dtype
+        or not base.flags.c_contiguous
+    ):
+        return np.concatenate(arrays)
+    itemsize = base.itemsize
+    start = position = _address(first)
+    for array in arrays:
+        if array.size == 0 and array.dtype == base.dtype and array.ndim == 1:
+            continue  # adds nothing (and numpy may place an empty view anywhere)
+        if (
+            array.base is not base
+            or array.dtype != base.dtype
+            or array.ndim != 1
+            or (array.strides[0] != itemsize and array.size > 1)
+            or _address(array) != position
+        ):
+            return np.concatenate(arrays)
+        position += array.size * itemsize
+    offset = (start - _address(base)) // itemsize
+    return base[offset : offset + (position - start) // itemsize]
 
 
 def without_name(labels: dict[str, str]) -> dict[str, str]:

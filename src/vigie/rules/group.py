@@ -151,6 +151,9 @@ class RuleGroup:
         self.should_restore = restore
         self.last_evaluation: int | None = None
         self.evaluation_seconds = 0.0
+        #: Rule evaluations done and failed (Prometheus's rule_evaluations_total, per group).
+        self.rule_evaluations = 0
+        self.rule_evaluation_failures = 0
 
     @property
     def key(self) -> tuple[str, str]:
@@ -190,11 +193,13 @@ class RuleGroup:
         """
         started = time.perf_counter()
         for index, rule in enumerate(self.rules):
+            self.rule_evaluations += 1
             try:
                 samples = rule.evaluate(
                     ts_ms, query, query_offset_ms=self.query_offset_ms, limit=self.limit
                 )
             except VigieError as error:
+                self.rule_evaluation_failures += 1
                 logger.warning("rule %r of group %r failed: %s", rule.name, self.name, error)
                 continue
             if isinstance(rule, AlertingRule) and notify is not None:
@@ -257,6 +262,8 @@ class RuleGroup:
     def copy_state_from(self, old: RuleGroup) -> None:
         """Keep alerts and series state across a reload (same file and name), as Prometheus."""
         old_rules = {(rule.kind, rule.name, rule.expr): rule for rule in old.rules}
+        self.rule_evaluations = old.rule_evaluations  # counters never go back on a reload
+        self.rule_evaluation_failures = old.rule_evaluation_failures
         for index, rule in enumerate(self.rules):
             previous = old_rules.get((rule.kind, rule.name, rule.expr))
             if previous is None:

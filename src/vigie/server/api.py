@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import math
@@ -40,6 +41,7 @@ from vigie.exceptions import (
 from vigie.query import Engine, Evaluation
 from vigie.server.config import format_duration, parse_duration
 from vigie.server.exposition import MetricMetadata
+from vigie.server.query_limits import QUEUE_TIMEOUT, QueryGate
 from vigie.store.interface import Matcher, Querier, stale_mask
 
 if TYPE_CHECKING:
@@ -53,9 +55,9 @@ _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 #: Prometheus's ``minTime`` / ``maxTime`` for absent ``start`` / ``end``, in milliseconds.
 MIN_TIME_MS = -9_223_372_036_854_775 // 1000 * 1000
 MAX_TIME_MS = 9_223_372_036_854_775 // 1000 * 1000
-_LOOKBACK_MS = 300_000
 _MAX_POINTS = 11_000
-_DEFAULT_TIMEOUT_S = 120.0
+#: Prometheus's wording (``promql.ErrTooManySamples("query execution")``).
+_TOO_MANY_SAMPLES = "query processing would load too many samples into memory in query execution"
 _NEGATIVE_STEP = (
     'invalid parameter "step": zero or negative query resolution step widths are not accepted. '
     "Try a positive integer"
@@ -70,6 +72,8 @@ _STATUS = {
 }  # fmt: skip
 
 Handler = Callable[[Request], Awaitable[Response]]
+#: The monotonic deadline of the query being evaluated (set once it has left the queue).
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
 
 
 class ApiError(Exception):
@@ -238,7 +242,12 @@ def _query_error(error: Exception) -> ApiError:
     if isinstance(error, PromQLParseError):
         return ApiError("bad_data", str(error))
     if isinstance(error, QueryTimeoutError):
-        return ApiError("timeout", f"query timed out in expression evaluation: {error}")
+        message = str(error)
+        if not message.startswith("query timed out"):
+            message = f"query timed out in expression evaluation: {message}"
+        return ApiError("timeout", message)
+    if isinstance(error, QueryLimitError) and "too many samples" in str(error):
+        return ApiError("execution", _TOO_MANY_SAMPLES)
     if isinstance(error, QueryLimitError | UnsupportedQueryError | QueryError):
         return ApiError("execution", str(error))
     return ApiError("internal", str(error))
@@ -247,13 +256,20 @@ def _query_error(error: Exception) -> ApiError:
 def routes(server: Server) -> list[tuple[str, Handler, list[str]]]:
     """``(path, handler, methods)`` of every API route of ``server``."""
 
-    def endpoint(work: Callable[[dict[str, list[str]], Request], Any]) -> Handler:
+    gate = QueryGate()
+
+    def endpoint(
+        work: Callable[[dict[str, list[str]], Request], Any], *, queued: bool = False
+    ) -> Handler:
         async def handler(request: Request) -> Response:
             try:
                 if not server.ready or server.storage is None:
                     raise ApiError("unavailable", "Service Unavailable")
                 params = await _params(request)
-                data = await asyncio.to_thread(work, params, request)
+                if queued:
+                    data = await evaluate_queued(work, params, request)
+                else:
+                    data = await asyncio.to_thread(work, params, request)
             except ApiError as error:
                 return _error(error)
             except Exception as error:  # a bug: still answer in the envelope, and log it
@@ -271,10 +287,56 @@ def routes(server: Server) -> list[tuple[str, Handler, list[str]]]:
         assert server.storage is not None
         return server.storage.querier()
 
-    def engine(params: dict[str, list[str]]) -> Engine:
+    def timeout_of(params: dict[str, list[str]]) -> float:
+        """Seconds: ``vigie.query.timeout``, or the request's ``timeout`` if lower (Prometheus)."""
+        limit = server.config.vigie.query.timeout_ms / 1000
         text = _one(params, "timeout")
-        timeout = parse_step(text, "timeout") / 1000 if text else _DEFAULT_TIMEOUT_S
-        return Engine(server.storage, lookback_delta_ms=_LOOKBACK_MS, timeout_s=timeout)
+        if not text:
+            return limit
+        return min(limit, parse_step(text, "timeout") / 1000)
+
+    async def evaluate_queued(
+        work: Callable[[dict[str, list[str]], Request], Any],
+        params: dict[str, list[str]],
+        request: Request,
+    ) -> Any:
+        """Run a query once one of ``vigie.query.max_concurrency`` slots is free.
+
+        The time spent waiting counts against the query's timeout, as in Prometheus's active
+        query tracker; the engine gets what remains (the deadline travels in a context variable,
+        which ``asyncio.to_thread`` carries to the worker thread).
+        """
+        settings = server.config.vigie.query
+        timeout = timeout_of(params)
+        deadline = time.monotonic() + timeout
+        try:
+            await gate.acquire(limit=settings.max_concurrency, timeout_s=timeout)
+        except TimeoutError:
+            server.metrics.queries.labels(_kind(request), "error").inc()
+            raise ApiError("timeout", QUEUE_TIMEOUT) from None
+        if await request.is_disconnected():
+            # A dashboard that gave up while this query waited: evaluating it would only delay
+            # the queries behind it (under load, the queue fills with abandoned requests).
+            await gate.release()
+            server.metrics.queries.labels(_kind(request), "canceled").inc()
+            raise ApiError("canceled", "query canceled: the client disconnected while it waited")
+        token = _DEADLINE.set(deadline)
+        try:
+            return await asyncio.to_thread(work, params, request)
+        finally:
+            _DEADLINE.reset(token)
+            await gate.release()
+
+    def engine(params: dict[str, list[str]]) -> Engine:
+        settings = server.config.vigie.query
+        deadline = _DEADLINE.get()
+        timeout = deadline - time.monotonic() if deadline is not None else timeout_of(params)
+        return Engine(
+            server.storage,
+            lookback_delta_ms=settings.lookback_delta_ms,
+            max_samples=settings.max_samples,
+            timeout_s=max(timeout, 0.0),
+        )
 
     def evaluate(kind: str, work: Callable[[], Evaluation]) -> Response:
         try:
@@ -422,7 +484,8 @@ def routes(server: Server) -> list[tuple[str, Handler, list[str]]]:
         reader = querier()
         found: dict[tuple[tuple[str, str], ...], tuple[dict[str, str], int, float]] = {}
         for group in groups:
-            for item in reader.select(group, now - _LOOKBACK_MS, now):
+            lookback = server.config.vigie.query.lookback_delta_ms
+            for item in reader.select(group, now - lookback, now):
                 if len(item.values) == 0 or stale_mask(item.values[-1:])[0]:
                     continue
                 key = tuple(sorted(item.labels.items()))
@@ -433,9 +496,17 @@ def routes(server: Server) -> list[tuple[str, Handler, list[str]]]:
                         media_type="text/plain; version=0.0.4; charset=utf-8")  # fmt: skip
 
     def query_exemplars(params: dict[str, list[str]], request: Request) -> Any:
-        if _one(params, "query") is None:
+        from vigie.server.exemplars_api import query_exemplars as exemplar_data
+
+        text = _one(params, "query")
+        if text is None:
             raise ApiError("bad_data", 'invalid parameter "query": query parameter is required')
-        return []  # exemplars are parsed and validated at scrape time but not stored yet
+        mint, maxt = _time_range(params)
+        try:
+            data = exemplar_data(server.storage, text, mint, maxt)
+        except PromQLParseError as error:
+            raise ApiError("bad_data", str(error)) from None
+        return Response(status_code=204) if data is None else data  # 204: as Prometheus
 
     def rules(params: dict[str, list[str]], request: Request) -> Any:
         if server.rules is None:
@@ -468,11 +539,15 @@ def routes(server: Server) -> list[tuple[str, Handler, list[str]]]:
 
     def status_flags(params: dict[str, list[str]], request: Request) -> Any:
         options = server.options
+        limits = server.config.vigie.query
         return {
             "config.file": str(options.config_path or ""),
             "storage.tsdb.path": str(options.data_dir),
             "web.listen-address": f"{options.host}:{options.port}",
-            "query.lookback-delta": format_duration(_LOOKBACK_MS),
+            "query.lookback-delta": format_duration(limits.lookback_delta_ms),
+            "query.max-concurrency": str(limits.max_concurrency),
+            "query.max-samples": str(limits.max_samples),
+            "query.timeout": format_duration(limits.timeout_ms),
         }
 
     def target_json(loop: Any) -> dict[str, Any]:
@@ -498,8 +573,8 @@ def routes(server: Server) -> list[tuple[str, Handler, list[str]]]:
 
     both = ["GET", "POST"]
     return [
-        ("/api/v1/query", endpoint(query), both),
-        ("/api/v1/query_range", endpoint(query_range), both),
+        ("/api/v1/query", endpoint(query, queued=True), both),
+        ("/api/v1/query_range", endpoint(query_range, queued=True), both),
         ("/api/v1/series", endpoint(series), both),
         ("/api/v1/labels", endpoint(labels), both),
         ("/api/v1/label/{name}/values", endpoint(label_values), ["GET"]),
@@ -514,6 +589,10 @@ def routes(server: Server) -> list[tuple[str, Handler, list[str]]]:
         ("/api/v1/format_query", endpoint(format_query), both),
         ("/federate", endpoint(federate), ["GET"]),
     ]
+
+
+def _kind(request: Request) -> str:
+    return "range" if request.url.path.endswith("query_range") else "instant"
 
 
 class _Truncated:

@@ -30,6 +30,7 @@ from vigie.server.config_model import (
     AlertmanagerConfig,
     Authorization,
     Config,
+    ExemplarsConfig,
     FileSDConfig,
     GlobalConfig,
     ScrapeConfig,
@@ -264,7 +265,7 @@ class _Reader:
 
     def config(self, root: yaml.Node) -> Config:
         sections = self.fields(
-            root, "", {"global", "scrape_configs", "rule_files", "alerting", "vigie"}
+            root, "", {"global", "scrape_configs", "rule_files", "alerting", "vigie", "storage"}
         )
         global_config = GlobalConfig()
         if "global" in sections:
@@ -292,6 +293,9 @@ class _Reader:
         vigie = VigieSettings()
         if "vigie" in sections:
             vigie = self.vigie(*sections["vigie"])
+        exemplars = ExemplarsConfig()
+        if "storage" in sections:
+            exemplars = self.exemplars(*sections["storage"])
         return Config(
             global_config=global_config,
             scrape_configs=tuple(scrape_configs),
@@ -299,7 +303,20 @@ class _Reader:
             alerting=alerting,
             vigie=vigie,
             path=self.path,
+            exemplars=exemplars,
         )
+
+    def exemplars(self, node: yaml.Node, field: str) -> ExemplarsConfig:
+        """Prometheus's ``storage`` section: only ``exemplars.max_exemplars`` is read."""
+        parts = self.fields(node, field, {"exemplars", "tsdb"})
+        if "tsdb" in parts:
+            raise self.fail(*parts["tsdb"], "not supported by vigie yet")
+        if "exemplars" not in parts:
+            return ExemplarsConfig()
+        values = self.fields(*parts["exemplars"], {"max_exemplars"})
+        if "max_exemplars" not in values:
+            return ExemplarsConfig()
+        return ExemplarsConfig(self.integer(*values["max_exemplars"]))
 
     def global_config(self, node: yaml.Node, field: str) -> GlobalConfig:
         allowed = {"scrape_interval", "scrape_timeout", "evaluation_interval", "external_labels"}
@@ -607,7 +624,8 @@ class _Reader:
         from vigie.server.alerting_config import SECTIONS, alerting_sections
 
         # remote_write and stack are read by `vigie stack export` only (the production path).
-        keys = {"storage", "self_monitoring", "collectors", "telemetry", "security", *SECTIONS}
+        keys = {"storage", "self_monitoring", "collectors", "telemetry", "security", "query"}
+        keys |= SECTIONS
         keys |= {"remote_write", "stack"}
         values = self.fields(node, field, keys)
         storage = StorageSettings()
@@ -643,6 +661,10 @@ class _Reader:
             from vigie.server.security import security_settings
 
             extra["security"] = security_settings(self, *values["security"])
+        if "query" in values:
+            from vigie.server.query_limits import query_settings
+
+            extra["query"] = query_settings(self, *values["query"])
         return VigieSettings(storage, monitoring, collectors, telemetry, **extra)
 
     def telemetry(self, node: yaml.Node, field: str) -> TelemetrySettings:

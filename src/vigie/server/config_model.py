@@ -18,6 +18,7 @@ from typing import Any
 
 from vigie.notify.config import RoutingConfig
 from vigie.rules.packs.ai import AIPackThresholds
+from vigie.server.query_limits import QuerySettings
 from vigie.server.relabel import RelabelRule
 from vigie.server.security import SecuritySettings
 
@@ -28,6 +29,7 @@ __all__ = [
     "AlertmanagerConfig",
     "Authorization",
     "Config",
+    "ExemplarsConfig",
     "FileSDConfig",
     "GlobalConfig",
     "QualitySettings",
@@ -92,6 +94,10 @@ class ScrapeConfig:
     file_sd_configs: tuple[FileSDConfig, ...] = ()
     relabel_configs: tuple[RelabelRule, ...] = ()
     metric_relabel_configs: tuple[RelabelRule, ...] = ()
+    #: Set on the self-monitoring job only, under TLS: the server's own certificate file, the
+    #: only certificate that scrape trusts (see ``security.self_scrape_tls_context``). Not read
+    #: from the file: Prometheus's ``tls_config`` is not supported yet.
+    tls_pinned_cert: str = ""
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,13 @@ class GlobalConfig:
     scrape_timeout_ms: int = 10_000
     evaluation_interval_ms: int = 60_000
     external_labels: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ExemplarsConfig:
+    """Prometheus's top-level ``storage.exemplars``: how many exemplars the ring keeps (0: none)."""
+
+    max_exemplars: int = 100_000
 
 
 @dataclass(frozen=True)
@@ -206,6 +219,8 @@ class VigieSettings:
     quality: QualitySettings = field(default_factory=QualitySettings)
     #: ``vigie.security``: authentication, TLS, CORS and limits (see vigie.server.security).
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    #: ``vigie.query``: PromQL limits of the HTTP API (see vigie.server.query_limits); reloadable.
+    query: QuerySettings = field(default_factory=QuerySettings)
 
 
 @dataclass(frozen=True)
@@ -218,3 +233,5 @@ class Config:
     alerting: AlertingConfig = field(default_factory=AlertingConfig)
     vigie: VigieSettings = field(default_factory=VigieSettings)
     path: str | None = None
+    #: ``storage.exemplars`` (Prometheus's key); reloadable (the ring is resized).
+    exemplars: ExemplarsConfig = field(default_factory=ExemplarsConfig)

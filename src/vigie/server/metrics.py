@@ -30,6 +30,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 import vigie
+from vigie.server.component_metrics import ComponentCollector
 
 __all__ = ["ServerMetrics", "StoreCollector"]
 
@@ -78,6 +79,9 @@ class ServerMetrics:
         ProcessCollector(registry=registry)
         self.store = StoreCollector()
         registry.register(self.store)
+        #: Rules, notifications and OTLP ingest, read at each scrape (see component_metrics).
+        self.components = ComponentCollector()
+        registry.register(self.components)
         PlatformCollector(registry=registry)
         Gauge("vigie_build_info", "Always 1; the version in a label.", ["version"],
               registry=registry).labels(vigie.__version__).set(1)  # fmt: skip

@@ -125,7 +125,11 @@ def routes(server: Server) -> list[tuple[str, Handler, list[str]]]:
         except ConfigurationError as error:
             raise _bad(str(error)) from None
 
+    from vigie.server.erasure import routes as erasure_routes
+
     return [
+        # Erasure of a user's data on request (feedback's GDPR duty) is served with these.
+        *erasure_routes(server),
         ("/api/v1/quality/samples", enveloped(samples), ["POST"]),
         ("/api/v1/quality/report", enveloped(report), ["GET"]),
         ("/api/v1/quality/distributions", enveloped(distributions), ["GET"]),

@@ -114,6 +114,11 @@ class RuleEvaluation:
     def apply(self, config: Config) -> None:
         """Load the config's rule files and Alertmanagers (all or nothing for the rules)."""
         settings = config.global_config
+        # Rules run under the same limits as API queries, as Prometheus's --query.* flags do.
+        limits = config.vigie.query
+        self.engine.lookback_delta_ms = limits.lookback_delta_ms
+        self.engine.max_samples = limits.max_samples
+        self.engine.timeout_s = limits.timeout_ms / 1000
         self.manager.default_interval_ms = settings.evaluation_interval_ms
         self.manager.external_labels = dict(settings.external_labels)
         self.external_url = config.vigie.alerting.external_url or self._listen_url

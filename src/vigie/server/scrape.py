@@ -7,7 +7,8 @@ the report series Prometheus writes: ``up``, ``scrape_duration_seconds``,
 A series present in the previous scrape but not in this one gets a staleness marker; when the
 target fails (unreachable, HTTP error, malformed exposition, a limit exceeded) nothing of that
 scrape is stored, every series of the previous scrape gets a staleness marker, and ``up`` is 0.
-The error, with the line of a parse error, is kept for the targets API.
+The error, with the line of a parse error, is kept for the targets API. OpenMetrics exemplars go
+to the store's exemplar ring with the same commit, when the store keeps exemplars.
 
 Example::
 
@@ -23,9 +24,11 @@ import base64
 import contextlib
 import logging
 import re
+import sys
 import time
 import zlib
 from collections.abc import Callable
+from concurrent.futures import Executor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,6 +45,7 @@ from vigie.server.exposition import ACCEPT_HEADER, ExpositionParser, MetricMetad
 from vigie.server.metrics import ServerMetrics
 from vigie.server.relabel import relabel
 from vigie.server.targets import Target
+from vigie.store.exemplars import ExemplarAppender, exemplar_from
 from vigie.store.interface import STALE_NAN, Appender, SeriesRef, Storage
 
 __all__ = ["ScrapeLoop", "merge_labels", "rejected_count"]
@@ -112,11 +116,17 @@ class ScrapeLoop:
         self._previous: dict[str, dict[str, str]] = {}  # series to mark stale if they vanish
         #: The store's reference of each scraped series, by the parser's series key.
         self._refs: dict[str, SeriesRef] = {}
+        #: The last plainly stored scrape's series keys, in order, and their refs.
+        self._layout: tuple[list[str], list[SeriesRef]] | None = None
         self._scraped = 0
         self._kept = 0
         self._task: asyncio.Task[None] | None = None
         self._storing: asyncio.Future[int] | None = None
         self._stopping = False
+        #: Where the parsing and storing run (None: the loop's default executor). The scrape
+        #: manager gives its loops a pool of their own, so that slow queries, which share the
+        #: default pool, never delay a scrape's commit.
+        self.executor: Executor | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -203,8 +213,8 @@ class ScrapeLoop:
         except (httpx.HTTPError, OSError, ScrapeError) as exc:
             error = f'Get "{self.target.url}": {exc}'  # worded as Prometheus's Go client
         # Shielded: a stop() during the store waits for it instead of racing the markers.
-        self._storing = asyncio.ensure_future(
-            asyncio.to_thread(self._store, body, content_type, timestamp, start, error)
+        self._storing = asyncio.get_running_loop().run_in_executor(
+            self.executor, self._store, body, content_type, timestamp, start, error
         )
         result = await asyncio.shield(self._storing)
         self.metrics.scrapes.labels(
@@ -258,6 +268,7 @@ class ScrapeLoop:
         if error is not None:
             stored += self._append_stale(appender, self._previous, timestamp)
             self._previous = {}
+            self._layout = None
         duration = self.clock() - start
         report = (1.0 if error is None else 0.0, duration, counts[0], counts[1], counts[2])
         for name, value in zip(_REPORT_NAMES, report, strict=True):
@@ -291,38 +302,49 @@ class ScrapeLoop:
         scrape = self.target.scrape
         # The parser applies _target_labels once per new series (limits included) and caches it.
         result = self.parser.parse(body, content_type)
-        samples = result.samples
-        series = result.series
-        scraped = self._scraped = self._kept = len(samples)
+        keys = result.keys
+        scraped = self._scraped = self._kept = len(keys)
         relabeled = bool(scrape.metric_relabel_configs)
         if relabeled:  # series dropped by metric_relabel_configs have empty label sets
-            self._kept = sum(1 for _, labels, _, _ in samples if labels)
+            self._kept = sum(1 for labels in result.labels_of if labels)
         kept = self._kept
         if scrape.sample_limit and kept > scrape.sample_limit:
             raise ScrapeError("sample limit exceeded")
-        added = len(series.keys() - self._seen.keys())
         duplicates = out_of_order = 0
         append = appender.append
         plain = not relabeled and not (result.has_timestamps and scrape.honor_timestamps)
-        if plain and len(series) == len(samples):
-            # The common case: each series once, all stored at the scrape's time, through the
-            # store's series refs kept across scrapes (no label-set lookup per sample).
-            current = series
+        layout = self._layout
+        self._layout = None  # until this scrape is stored the plain way
+        if plain and layout is not None and keys == layout[0]:
+            # The steady state: the same series in the same order as the previous scrape (one
+            # C-level list comparison), so its store refs serve again, nothing was added and
+            # nothing vanished: no per-series lookup at all.
+            series = current = self._seen
+            added = 0
+            appender.append_refs(layout[1], timestamp, result.values)
+            self._layout = layout
+        elif plain and len(result.series) == len(keys):
+            # Each series once, all stored at the scrape's time, through the store's series
+            # refs kept across scrapes (no label-set lookup per sample).
+            series = current = result.series
+            added = len(series.keys() - self._seen.keys())
             refs = self._refs
             if len(refs) > 2 * len(series):
                 refs = self._refs = {key: refs[key] for key in series.keys() & refs.keys()}
-            get = refs.get
-            batch = [get(key) for key, _, _, _ in samples]
+            batch = list(map(refs.get, keys))
             if None in batch:  # series new to this loop: resolve them once
                 ref_of = appender.ref
-                for index, (key, labels, _, _) in enumerate(samples):
+                for index, (key, labels) in enumerate(zip(keys, result.labels_of, strict=True)):
                     if batch[index] is None:
                         batch[index] = refs[key] = ref_of(labels)
-            appender.append_refs(batch, timestamp, [value for _, _, value, _ in samples])
+            appender.append_refs(batch, timestamp, result.values)
+            self._layout = (keys, batch)
         else:
+            series = result.series
+            added = len(series.keys() - self._seen.keys())
             current = {}
             appended: set[str] = set()
-            for key, labels, value, sample_time in samples:
+            for key, labels, value, sample_time in result.samples:
                 if not labels:
                     continue
                 if key in appended:
@@ -338,9 +360,19 @@ class ScrapeLoop:
                     duplicates += 1
                 except OutOfOrderSampleError:
                     out_of_order += 1
+        if result.exemplars and isinstance(appender, ExemplarAppender):
+            # Stored with this scrape's commit; exemplars without a timestamp get the scrape's.
+            for key, parsed in result.exemplars:
+                owner = series.get(key)
+                if owner:  # not dropped by metric_relabel_configs
+                    appender.append_exemplar(
+                        owner,
+                        exemplar_from(parsed.labels, parsed.value, parsed.timestamp_ms, timestamp),
+                    )
         previous = self._previous
-        gone = previous.keys() - current.keys()
-        self._append_stale(appender, {key: previous[key] for key in gone}, timestamp)
+        if previous is not current:
+            gone = previous.keys() - current.keys()
+            self._append_stale(appender, {key: previous[key] for key in gone}, timestamp)
         self._previous = current
         self._seen = series
         self.metadata = result.metadata
@@ -378,7 +410,9 @@ class ScrapeLoop:
                     f"{label[:50]}, value: {value[:50]!r}, length: {len(value)}, "
                     f"limit: {scrape.label_value_length_limit})"
                 )
-        return labels
+        # Interned: the parser's cache and the store's index then share one copy of each name
+        # and value (a route or status code repeats across thousands of series).
+        return {sys.intern(label): sys.intern(value) for label, value in labels.items()}
 
     @staticmethod
     def _append_stale(appender: Appender, series: dict[str, dict[str, str]], timestamp: int) -> int:
@@ -403,3 +437,4 @@ class ScrapeLoop:
         except StoreError as error:
             logger.error("cannot write staleness markers for %s: %s", self.target.url, error)
         self._previous = {}
+        self._layout = None

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
@@ -33,6 +34,9 @@ __all__ = ["ScrapeManager"]
 logger = logging.getLogger("vigie.server")
 
 _POLL_SECONDS = 5.0
+#: Threads parsing and committing scrapes (the work holds the GIL: more would not go faster,
+#: but a few let one commit proceed while another waits for the store's lock or an fsync).
+_STORE_THREADS = 4
 
 
 class ScrapeManager:
@@ -42,6 +46,11 @@ class ScrapeManager:
         self.storage = storage
         self.metrics = metrics
         self.client = httpx.AsyncClient(follow_redirects=True)
+        # The loops parse and commit in threads of their own: queries run in the event loop's
+        # default pool, and a burst of slow dashboard queries must not delay the commits.
+        self._executor = ThreadPoolExecutor(_STORE_THREADS, thread_name_prefix="vigie-scrape")
+        #: Clients that trust one pinned certificate (the TLS self-scrape), by certificate file.
+        self._pinned: dict[str, httpx.AsyncClient] = {}
         self._jobs: dict[str, ScrapeConfig] = {}
         self._discovery: dict[str, list[FileDiscovery]] = {}
         self._loops: dict[tuple[str, str, tuple[tuple[str, str], ...]], ScrapeLoop] = {}
@@ -111,12 +120,24 @@ class ScrapeManager:
         await asyncio.gather(*stopping)
         for identity, target in wanted.items():
             if identity not in self._loops:
-                loop = ScrapeLoop(target, self.storage, self.client, self.metrics)
+                loop = ScrapeLoop(target, self.storage, self._client(target), self.metrics)
+                loop.executor = self._executor
                 if identity in replaced:
                     loop.inherit(replaced[identity])
                 self._loops[identity] = loop
                 loop.start()
         self._update_target_gauge()
+
+    def _client(self, target: Target) -> httpx.AsyncClient:
+        pinned = target.scrape.tls_pinned_cert
+        if not pinned:
+            return self.client
+        if pinned not in self._pinned:
+            from vigie.server.security import self_scrape_tls_context
+
+            context = self_scrape_tls_context(pinned)
+            self._pinned[pinned] = httpx.AsyncClient(follow_redirects=True, verify=context)
+        return self._pinned[pinned]
 
     def _update_target_gauge(self) -> None:
         self.metrics.targets.clear()
@@ -167,3 +188,6 @@ class ScrapeManager:
             await asyncio.gather(*(loop.stop(stale=False) for loop in self._loops.values()))
             self._loops.clear()
         await self.client.aclose()
+        for client in self._pinned.values():
+            await client.aclose()
+        self._executor.shutdown(wait=False)

@@ -29,11 +29,12 @@ Example::
 
 from __future__ import annotations
 
-import html
 import ipaddress
 import json
 import logging
+import re
 import secrets
+import ssl
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -64,6 +65,7 @@ __all__ = [
     "is_loopback",
     "security_settings",
     "self_scrape_authorization",
+    "self_scrape_tls_context",
     "server_middleware",
     "tls_options",
 ]
@@ -354,8 +356,10 @@ class SecurityMiddleware:
             return
         if path == "/login" and method == "POST":
             if not self.login_limit.allow(client):
-                await reply.error(429, "too_many_requests", "too many login attempts",
-                                  retry_after=self.login_limit.retry_after())  # fmt: skip
+                wait = self.login_limit.retry_after()  # the form again, saying how long to wait
+                page = _login_page(_next_of(scope), retry_after=wait).encode()
+                await reply.send_raw(429, [(b"content-type", b"text/html; charset=utf-8"),
+                                           (b"retry-after", str(wait).encode())], page)  # fmt: skip
                 return
             await self._login(scope, receive, reply)
             return
@@ -650,22 +654,11 @@ def _safe_next(target: str) -> str:
     return target
 
 
-def _login_page(next_path: str, *, failed: bool = False) -> str:
-    message = '<p class="error">Invalid token.</p>' if failed else ""
-    return (
-        "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        "<title>vigie — sign in</title></head><body><main>"
-        "<h1>vigie</h1>"
-        f"{message}"
-        '<form method="post" action="/login">'
-        '<label>Access token <input type="password" name="token" autocomplete="current-password"'
-        " required></label>"
-        f'<input type="hidden" name="next" value="{html.escape(next_path, quote=True)}">'
-        '<button type="submit">Sign in</button></form>'
-        "<p>The viewer and admin tokens are in DATA_DIR/secrets/tokens.json; "
-        "<code>vigie tokens show</code> prints them.</p>"
-        "</main></body></html>"
-    )
+def _login_page(next_path: str, *, failed: bool = False, retry_after: int = 0) -> str:
+    """The UI's sign-in form (``vigie.server.ui.login_page``: styled, no script)."""
+    from vigie.server.ui import login_page
+
+    return login_page(next_path, failed=failed, retry_after=retry_after)
 
 
 def server_middleware(server: Server) -> list[Middleware]:
@@ -695,3 +688,39 @@ def self_scrape_authorization(data_dir: Path) -> Authorization | None:
 
     path = TokenStore(data_dir).self_scrape_path
     return Authorization("Bearer", credentials_file=str(path)) if path.is_file() else None
+
+
+_PEM_CERTIFICATE = re.compile(
+    r"-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----"
+)
+
+
+def self_scrape_tls_context(cert_file: str) -> ssl.SSLContext:
+    """The TLS context of the self-scrape: it trusts exactly the server's own certificate.
+
+    The certificate (the first of ``cert_file``, the leaf) is *pinned*: it is the only trust
+    anchor, so no other certificate, even one from a public CA, is accepted. The host name is not
+    checked because the self-scrape connects to a loopback address that the certificate rarely
+    names (``vigie.example.org``), and pinning already proves the peer holds the server's key.
+    Raises :class:`ConfigurationError` when the file holds no PEM certificate.
+
+    Example::
+
+        client = httpx.AsyncClient(verify=self_scrape_tls_context("/etc/vigie/tls/cert.pem"))
+    """
+    try:
+        text = Path(cert_file).read_text(encoding="ascii", errors="replace")
+    except OSError as error:
+        raise ConfigurationError(
+            f"cannot read {cert_file!r}: {error.strerror}", field="vigie.security.tls.cert_file"
+        ) from None
+    found = _PEM_CERTIFICATE.search(text)
+    if found is None:
+        raise ConfigurationError(
+            f"no PEM certificate in {cert_file!r}", field="vigie.security.tls.cert_file"
+        )
+    context = ssl.create_default_context(cadata=found.group(0))
+    context.check_hostname = False
+    # Lets the (usually CA-issued) leaf itself be the trust anchor.
+    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    return context

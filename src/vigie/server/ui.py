@@ -8,16 +8,18 @@ script is a static file and no element has an inline event handler.
 
 Example::
 
-    routes = ui_routes(server)   # GET /ui/ (overview), /ui/alerts, /ui/explore, ...
+    routes = ui_routes(server)   # GET /ui/ (overview), /ui/infrastructure, /ui/alerts, ...
+    html = render_page("infrastructure", auth=True)  # with a "Log out" button
 """
 
 from __future__ import annotations
 
-import dataclasses
+import asyncio
 import html
 import importlib.resources
 import importlib.util
 import json
+import time
 from functools import cache
 from pathlib import Path
 from string import Template
@@ -30,11 +32,21 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from vigie import __version__
+from vigie.server.dashboards import DashboardData, dashboard_definition
 
 if TYPE_CHECKING:
     from vigie.server.runtime import Server
 
-__all__ = ["CONTENT_SECURITY_POLICY", "PAGES", "dashboard_definition", "plotly_path", "ui_routes"]
+__all__ = [
+    "CONTENT_SECURITY_POLICY",
+    "DASHBOARD_PAGES",
+    "PAGES",
+    "dashboard_definition",
+    "login_page",
+    "plotly_path",
+    "render_page",
+    "ui_routes",
+]
 
 #: What the browser may load: only this origin, no inline script, no framing. Plotly sets inline
 #: styles on the elements it draws, hence ``style-src 'unsafe-inline'``.
@@ -50,9 +62,13 @@ _HEADERS = {
     "X-Frame-Options": "DENY",
 }
 
-#: (path segment, title, uses plotly) of each page, in menu order; the key opens it after ``g``.
+#: Pages that draw a dashboard of ``vigie.rules.packs.dashboards``: page -> dashboard name.
+DASHBOARD_PAGES = {"overview": "overview", "infrastructure": "infrastructure"}
+
+#: (path segment, title, key, uses plotly) of each page, in menu order; ``g`` + key opens it.
 PAGES: tuple[tuple[str, str, str, bool], ...] = (
     ("overview", "Overview", "o", True),
+    ("infrastructure", "Infrastructure", "i", True),
     ("alerts", "Alerts", "a", False),
     ("explore", "Explore", "e", True),
     ("traces", "Traces", "t", True),
@@ -75,57 +91,17 @@ def plotly_path() -> Path | None:
     return path if path.is_file() else None
 
 
-_FALLBACK_DASHBOARD: dict[str, Any] = {
-    "title": "vigie / service overview",
-    "uid": "vigie-fallback-overview",
-    "refresh": "30s",
-    "rows": [
-        {
-            "title": "HTTP",
-            "panels": [
-                {
-                    "title": "Request rate",
-                    "kind": "timeseries",
-                    "unit": "reqps",
-                    "description": "Requests per second handled by each service.",
-                    "queries": [
-                        {
-                            "expr": "sum by (job) "
-                            "(rate(http_server_request_duration_seconds_count[5m]))",
-                            "legend": "{{job}}",
-                            "instant": False,
-                        }
-                    ],
-                    "thresholds": [],
-                    "width": 12,
-                    "height": 8,
-                },
-            ],
-        }
-    ],
-}
-
-
-def dashboard_definition() -> dict[str, Any]:
-    """The overview dashboard as JSON-ready data: the rule pack's when present, else a minimal one.
-
-    Both the UI and the Grafana export draw ``vigie.rules.packs.dashboards``; the fallback keeps
-    the page working on a build without it.
-    """
-    try:
-        from vigie.rules.packs.dashboards import ai_overview_dashboard
-    except ImportError:  # pragma: no cover - the pack ships with vigie; kept for partial builds
-        return _FALLBACK_DASHBOARD
-    return dataclasses.asdict(ai_overview_dashboard())
-
-
 @cache
 def _template(name: str) -> str:
     return (_web() / "templates" / name).read_text(encoding="utf-8")
 
 
-def render_page(page: str) -> str:
-    """The HTML of one page: the shared shell around ``templates/<page>.html``."""
+def render_page(page: str, *, auth: bool = False) -> str:
+    """The HTML of one page: the shared shell around ``templates/<page>.html``.
+
+    With ``auth`` the menu offers a "Log out" button (a POST form: a link could be followed by
+    another site to log the user out).
+    """
     entry = next(item for item in PAGES if item[0] == page)
     _, title, _, charts = entry
     nav = "\n".join(
@@ -138,39 +114,136 @@ def render_page(page: str) -> str:
     scripts = ['<script src="/ui/static/js/common.js" defer></script>']
     if charts:
         scripts.append('<script src="/ui/static/js/panels.js" defer></script>')
+    if page in DASHBOARD_PAGES:
+        scripts.append('<script src="/ui/static/js/dashboard.js" defer></script>')
     scripts.append(f'<script src="/ui/static/js/{page}.js" defer></script>')
     if charts:
         scripts.append('<script src="/ui/static/vendor/plotly.min.js" defer></script>')
     content = _template(f"{page}.html")
-    if page == "overview":
+    if page in DASHBOARD_PAGES:
         # A JSON data block (never executed, so the CSP allows it) saves the page a round trip.
-        data = json.dumps(dashboard_definition(), separators=(",", ":")).replace("<", "\\u003c")
-        content += f'\n<script type="application/json" id="dashboard-data">{data}</script>'
+        definition = dashboard_definition(DASHBOARD_PAGES[page])
+        data = json.dumps(definition, separators=(",", ":")).replace("<", "\\u003c")
+        content += (
+            f'\n<script type="application/json" id="dashboard-data" '
+            f'data-name="{DASHBOARD_PAGES[page]}">{data}</script>'
+        )
+    logout = (
+        '<form method="post" action="/logout" class="logout">'
+        '<button type="submit" id="logout">Log out</button></form>'
+        if auth
+        else ""
+    )
     return Template(_template("base.html")).substitute(
         title=html.escape(title),
         page=page,
         nav=nav,
         content=content,
         scripts="\n".join(scripts),
+        logout=logout,
         version=html.escape(__version__),
     )
 
 
+def login_page(next_path: str, *, failed: bool = False, retry_after: int = 0) -> str:
+    """The sign-in form (no script: the CSP holds); ``next_path`` is where to go after it.
+
+    A failed attempt says only that the token is invalid; a client over the login rate limit
+    (``vigie.security.limits.login_rate``) is told how long to wait.
+    """
+    if retry_after:
+        message = (
+            '<p class="error-text" role="alert" id="login-error">Too many login attempts from '
+            f"this address. Wait {retry_after} s and try again.</p>"
+        )
+    elif failed:
+        message = (
+            '<p class="error-text" role="alert" id="login-error">Invalid token. Check it and '
+            "try again.</p>"
+        )
+    else:
+        message = ""
+    return Template(_template("login.html")).substitute(
+        message=message,
+        next=html.escape(next_path, quote=True),
+        described="login-error token-help" if message else "token-help",
+        version=html.escape(__version__),
+    )
+
+
+def _json_error(status: int, kind: str, message: str) -> Response:
+    body = json.dumps({"status": "error", "errorType": kind, "error": message})
+    return Response(body, status_code=status, media_type="application/json")
+
+
 def ui_routes(server: Server) -> list[BaseRoute]:
-    """The UI's pages, ``/ui/api/dashboard``, plotly.js and the static assets."""
+    """The UI's pages, the dashboard APIs, plotly.js and the static assets.
+
+    ``GET /ui/api/dashboard/<name>`` is a dashboard's definition (``/ui/api/dashboard``: the
+    overview's), ``GET /ui/api/dashboard/<name>/data`` all its panels' data at once (see
+    :mod:`vigie.server.dashboards`).
+    """
+    from vigie.server.security import auth_enabled
+
+    boards = DashboardData(server)
+    # A dashboard evaluates dozens of queries: two at a time keep the API answering others.
+    evaluations = asyncio.Semaphore(2)
+
+    def auth_on() -> bool:
+        return auth_enabled(server.config.vigie.security, server.options.host)
 
     async def root(request: Request) -> Response:
         return RedirectResponse("/ui/", status_code=302)
 
     def page_handler(page: str) -> Any:
         async def handler(request: Request) -> Response:
-            return HTMLResponse(render_page(page), headers=_HEADERS)
+            return HTMLResponse(render_page(page, auth=auth_on()), headers=_HEADERS)
 
         return handler
 
     async def dashboard(request: Request) -> Response:
-        body = json.dumps(dashboard_definition(), separators=(",", ":"))
+        name = request.path_params.get("name", "overview")
+        try:
+            definition = dashboard_definition(name)
+        except KeyError:
+            return _json_error(404, "not_found", f"no dashboard named {name!r}")
+        body = json.dumps(definition, separators=(",", ":"))
         return Response(body, media_type="application/json", headers={"Cache-Control": "no-cache"})
+
+    async def dashboard_data(request: Request) -> Response:
+        name = request.path_params["name"]
+        params = request.query_params
+        try:
+            dashboard_definition(name)
+        except KeyError:
+            return _json_error(404, "not_found", f"no dashboard named {name!r}")
+        try:
+            end = int(float(params.get("end") or time.time()))
+            range_s = int(float(params.get("range") or 3600))
+            width = int(float(params.get("width") or 1200))
+        except ValueError:
+            return _json_error(400, "bad_data", "end, range and width must be numbers")
+        if not (60 <= range_s <= 31 * 86400 and 100 <= width <= 20_000):
+            return _json_error(400, "bad_data", "range must be 60 s to 31 d, width 100 to 20000")
+        if not server.ready or server.storage is None:
+            return _json_error(503, "unavailable", "Service Unavailable")
+        options: dict[str, Any] = {
+            "end_s": end,
+            "range_s": range_s,
+            "width_px": width,
+            "extra": tuple(params.getlist("extra")),
+            "fresh": params.get("fresh") == "1",
+        }
+        async with evaluations:
+            data = await asyncio.to_thread(boards.evaluate, name, **options)
+        body = json.dumps({"status": "success", "data": data}, separators=(",", ":"))
+        return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+    async def login(request: Request) -> Response:
+        # Reached only with auth off (the security middleware answers /login when it is on).
+        target = request.query_params.get("next", "/ui/")
+        safe = target.startswith("/") and not target.startswith("//") and "\\" not in target
+        return RedirectResponse(target if safe else "/ui/", status_code=302)
 
     async def plotly(request: Request) -> Response:
         path = plotly_path()
@@ -207,7 +280,10 @@ def ui_routes(server: Server) -> list[BaseRoute]:
         Route("/alerts", alerts_link, methods=["GET"]),
         Route("/graph", graph_link, methods=["GET"]),
         Route("/ui", root, methods=["GET"]),
+        Route("/login", login, methods=["GET"]),
         Route("/ui/api/dashboard", dashboard, methods=["GET"]),
+        Route("/ui/api/dashboard/{name}", dashboard, methods=["GET"]),
+        Route("/ui/api/dashboard/{name}/data", dashboard_data, methods=["GET"]),
         Route("/ui/static/vendor/plotly.min.js", plotly, methods=["GET", "HEAD"]),
         Mount(
             "/ui/static",

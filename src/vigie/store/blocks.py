@@ -38,7 +38,9 @@ import struct
 import uuid
 import zlib
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
@@ -46,17 +48,28 @@ import numpy.typing as npt
 from vigie.exceptions import CorruptionError
 from vigie.store.cache import ChunkCache
 from vigie.store.chunks import ChunkReader, ChunkWriter
-from vigie.store.encoding import chunk_count, decode_chunk, encode_chunk
+from vigie.store.encoding import chunk_count, decode_chunk, decode_chunks, encode_chunk
 from vigie.store.index import Postings
 from vigie.store.interface import LabelPairs, Matcher
 from vigie.store.wal import fsync_directory
 
-__all__ = ["BLOCK_CHUNK_SAMPLES", "Block", "BlockMeta", "BlockWriter", "directory_size"]
+__all__ = [
+    "BLOCK_CHUNK_SAMPLES",
+    "Block",
+    "BlockMeta",
+    "BlockWriter",
+    "Pieces",
+    "SeriesSamples",
+    "directory_size",
+    "join_series",
+]
 
 logger = logging.getLogger("vigie.store")
 
 #: Samples per chunk in a block: larger chunks compress better, smaller ones decode less.
 BLOCK_CHUNK_SAMPLES = 1440
+#: Chunks decoded together at most: bounds the decoder's temporary matrices.
+_DECODE_BATCH = 256
 _INDEX_MAGIC = b"VGINDEX1"
 _U32 = struct.Struct("<I")
 
@@ -71,6 +84,71 @@ def directory_size(path: str) -> int:
         if entry.is_file():
             total += entry.stat().st_size
     return total
+
+
+#: One series of one source's answer to a select: its labels and its samples as consecutive
+#: runs (a block's chunks, the head's arrays), timestamps and values.
+Pieces = tuple[LabelPairs, list[Int64Array], list[Float64Array]]
+#: One series with its samples.
+SeriesSamples = tuple[LabelPairs, Int64Array, Float64Array]
+
+
+def join_series(sources: Sequence[Sequence[Pieces]]) -> list[SeriesSamples]:
+    """The answers of several sources (blocks oldest first, then the head) as one, in label order.
+
+    Why this shape: a query over a day reads every series from one or more blocks, each series
+    made of several chunks. Every run is copied once, series after series, into one buffer, and
+    each series is a slice of it: one copy of the samples whatever the number of blocks and
+    chunks, and the query engine finds the series back to back (:func:`vigie.query.values.join`
+    then copies nothing more). Sources cover disjoint times, so a series' runs are put end to
+    end; a series whose runs overlap (blocks left overlapping by a crash) is sorted and
+    de-duplicated, the earlier source's sample kept. When every series is a single run already
+    (a short range inside one chunk, or the head alone), the runs are returned as they are.
+    Chunk arrays from the cache are read-only, so a caller never writes into a result.
+
+    Example::
+
+        >>> import numpy as np
+        >>> old = [((("__name__", "x"),), [np.array([1, 2])], [np.array([1.0, 2.0])])]
+        >>> new = [((("__name__", "x"),), [np.array([3])], [np.array([3.0])]),
+        ...        ((("__name__", "y"),), [np.array([3])], [np.array([9.0])])]
+        >>> [(labels, t.tolist()) for labels, t, _ in join_series([old, new])]
+        [((('__name__', 'x'),), [1, 2, 3]), ((('__name__', 'y'),), [3])]
+    """
+    sources = [source for source in sources if source]
+    if len(sources) == 1:
+        ordered: Sequence[Pieces] = sources[0]
+        if all(len(times) == 1 for _, times, _ in ordered):  # nothing to join: no copy
+            return [(labels, times[0], values[0]) for labels, times, values in ordered]
+    else:
+        merged: dict[LabelPairs, Pieces] = {}
+        for source in sources:
+            for labels, times, values in source:
+                found = merged.get(labels)
+                if found is None:
+                    merged[labels] = (labels, list(times), list(values))
+                else:
+                    found[1].extend(times)
+                    found[2].extend(values)
+        ordered = [merged[labels] for labels in sorted(merged)]
+    all_times = [t for _, times, _ in ordered for t in times]
+    if not all_times:
+        return []
+    all_t = np.concatenate(all_times)
+    all_v = np.concatenate([v for _, _, values in ordered for v in values])
+    result: list[SeriesSamples] = []
+    position = 0
+    for labels, times, _ in ordered:
+        end = position + sum(len(t) for t in times)
+        t, v = all_t[position:end], all_v[position:end]
+        position = end
+        if len(times) > 1 and any(a[-1] >= b[0] for a, b in pairwise(times)):
+            order = np.argsort(t, kind="stable")
+            t, v = t[order], v[order]
+            keep = np.concatenate(([True], np.diff(t) > 0))
+            t, v = t[keep], v[keep]
+        result.append((labels, t, v))
+    return result
 
 
 @dataclass(frozen=True)
@@ -263,6 +341,7 @@ class Block:
         # Python ints for the per-chunk range checks: indexing numpy per element is slow.
         self._mints: list[int] = self.chunk_mint.tolist()
         self._maxts: list[int] = self.chunk_maxt.tolist()
+        self._offsets: list[int] = self.chunk_offset.tolist()
         self.labels: list[LabelPairs] = []
         for numbers in header["series"]:
             parts = [symbols[n] for n in numbers]
@@ -334,6 +413,41 @@ class Block:
             cache.put(key, t, v)
         return t, v
 
+    def _chunks_decoded(self, wanted: list[int]) -> list[tuple[Int64Array, Float64Array] | None]:
+        """Chunks ``wanted`` decoded, through the cache, the misses together
+        (:func:`~vigie.store.encoding.decode_chunks`); None, reported, for a corrupted one."""
+        cache = self.cache
+        found: list[tuple[Int64Array, Float64Array] | None] = [None] * len(wanted)
+        missing: list[int] = []
+        for position, i in enumerate(wanted):
+            if cache is not None:
+                hit = cache.get((self.meta.id, i))
+                if hit is not None:
+                    found[position] = hit
+                    continue
+            missing.append(position)
+        for begin in range(0, len(missing), _DECODE_BATCH):
+            batch = missing[begin : begin + _DECODE_BATCH]
+            data: list[bytes | memoryview] = []
+            readable: list[int] = []
+            for position in batch:
+                i = wanted[position]
+                try:
+                    data.append(self.chunks.read(self._offsets[i]))
+                except CorruptionError as error:
+                    self._report(error)
+                    continue
+                readable.append(position)
+            for position, decoded in zip(readable, decode_chunks(data), strict=True):
+                i = wanted[position]
+                if isinstance(decoded, CorruptionError):
+                    self._report(CorruptionError(f"chunk {i}: {decoded}", path=self.chunks.path))
+                    continue
+                if cache is not None:
+                    cache.put((self.meta.id, i), *decoded)
+                found[position] = decoded
+        return found
+
     def has_samples(self, number: int, mint: int, maxt: int) -> bool:
         """Whether series ``number`` has a sample in ``[mint, maxt]``, mostly from the index.
 
@@ -358,57 +472,60 @@ class Block:
             if self.has_samples(number, mint, maxt):
                 yield self.labels[number]
 
-    def select(
-        self, matchers: Sequence[Matcher], mint: int, maxt: int
-    ) -> Iterator[tuple[LabelPairs, Int64Array, Float64Array]]:
-        """Matching series with samples in ``[mint, maxt]``, in label order.
+    def pieces(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[Pieces]:
+        """Matching series with samples in ``[mint, maxt]``, in label order, each as the decoded
+        arrays of its chunks, trimmed to the range but not joined (see :func:`join_series`).
 
-        Batched: the wanted chunks are found with one mask over the chunk index, decoded (or
-        taken from the cache), joined into one array, and each series' ``[mint, maxt]`` slice is
-        found with running counts instead of a search per series.
+        The wanted chunks are found with one mask over the chunk index and decoded (or taken from
+        the cache); only a chunk reaching past ``mint`` or ``maxt`` is searched for its bounds.
         """
         if maxt < self.meta.mint or mint >= self.meta.maxt:
-            return
+            return []
         numbers = self.postings.select(matchers)
         if numbers.size == 0:
-            return
+            return []
         chosen = np.zeros(len(self.labels), dtype=bool)
         chosen[numbers] = True
         wanted = np.flatnonzero(
             chosen[self.chunk_series] & (self.chunk_maxt >= mint) & (self.chunk_mint <= maxt)
         )
+        found: list[Pieces] = []
+        labels = self.labels
+        chunk_mint, chunk_maxt = self._mints, self._maxts
+        current = -1
         parts_t: list[Int64Array] = []
         parts_v: list[Float64Array] = []
-        owners: list[int] = []
-        for i, owner in zip(wanted.tolist(), self.chunk_series[wanted].tolist(), strict=True):
-            found = self._chunk(i)
-            if found is not None:  # a corrupted chunk is reported and skipped
-                parts_t.append(found[0])
-                parts_v.append(found[1])
-                owners.append(owner)
-        if not parts_t:
-            return
-        t = np.concatenate(parts_t)
-        v = np.concatenate(parts_v)
-        owner_array = np.array(owners, dtype=np.int64)
-        chunk_begin = np.zeros(len(parts_t) + 1, dtype=np.int64)
-        np.cumsum([part.size for part in parts_t], out=chunk_begin[1:])
-        # A series' chunks are adjacent and oldest first: its samples are one sorted run.
-        first = np.flatnonzero(np.concatenate(([True], owner_array[1:] != owner_array[:-1])))
-        begin = chunk_begin[first]
-        end = np.append(begin[1:], t.size)
-        before = np.zeros(t.size + 1, dtype=np.int64)
-        np.cumsum(t < mint, out=before[1:])
-        through = np.zeros(t.size + 1, dtype=np.int64)
-        np.cumsum(t <= maxt, out=through[1:])
-        low = begin + (before[end] - before[begin])
-        high = begin + (through[end] - through[begin])
-        labels = self.labels
-        for owner, lo, hi in zip(
-            owner_array[first].tolist(), low.tolist(), high.tolist(), strict=True
-        ):
-            if hi > lo:
-                yield labels[owner], t[lo:hi], v[lo:hi]
+        indices = wanted.tolist()
+        with self.cache.scan() if self.cache is not None else nullcontext():
+            chunks = self._chunks_decoded(indices)
+            for i, owner, decoded in zip(
+                indices, self.chunk_series[wanted].tolist(), chunks, strict=True
+            ):
+                if decoded is None:  # a corrupted chunk is reported and skipped
+                    continue
+                t, v = decoded
+                if chunk_mint[i] < mint:
+                    low = int(np.searchsorted(t, mint, side="left"))
+                    t, v = t[low:], v[low:]
+                if chunk_maxt[i] > maxt:
+                    high = int(np.searchsorted(t, maxt, side="right"))
+                    t, v = t[:high], v[:high]
+                if not t.size:
+                    continue
+                if owner != current:
+                    current = owner
+                    parts_t, parts_v = [], []
+                    found.append((labels[owner], parts_t, parts_v))
+                parts_t.append(t)
+                parts_v.append(v)
+        return found
+
+    def select(
+        self, matchers: Sequence[Matcher], mint: int, maxt: int
+    ) -> Iterator[tuple[LabelPairs, Int64Array, Float64Array]]:
+        """Matching series with samples in ``[mint, maxt]``, in label order (see
+        :func:`join_series`)."""
+        yield from join_series([self.pieces(matchers, mint, maxt)])
 
     def verify(self) -> list[str]:
         """Every checksum problem in the chunk file, plus chunks that do not decode."""

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +43,7 @@ from vigie.exceptions import CorruptionError
 
 __all__ = [
     "decode_chunk",
+    "decode_chunks",
     "encode_chunk",
     "zigzag_decode",
     "zigzag_encode",
@@ -208,3 +210,84 @@ def decode_chunk(data: bytes | memoryview) -> tuple[Int64Array, Float64Array]:
             signed = np.cumsum(signed)
         values = signed.astype(np.float64)
     return timestamps, values
+
+
+def _unplanes_rows(data: npt.NDArray[np.uint8], width: int, count: int) -> UInt64Array:
+    """:func:`_unplanes` for each row of ``data`` (rows of ``width * count`` bytes)."""
+    rows = data.shape[0]
+    out = np.zeros((rows, count, 8), dtype=np.uint8)
+    if width:
+        out[:, :, :width] = data.reshape(rows, width, count).transpose(0, 2, 1)
+    return out.view("<u8").reshape(rows, count).astype(np.uint64, copy=False)
+
+
+def decode_chunks(
+    chunks: Sequence[bytes | memoryview],
+) -> list[tuple[Int64Array, Float64Array] | CorruptionError]:
+    """:func:`decode_chunk` for many chunks, with identical results (bit for bit), in a fraction
+    of the numpy calls; a chunk that does not decode gets its CorruptionError in its place.
+
+    Why: decoding is a dozen numpy calls whatever the chunk's size, which for a query reading
+    thousands of chunks costs more than the arithmetic itself. Chunks sharing a layout (sample
+    count, plane widths, value mode: most chunks of a block) are decoded together, as the rows
+    of one matrix; each result is a copy of its own (a cache may keep some and drop others).
+
+    Example::
+
+        >>> import numpy as np
+        >>> t = np.arange(0, 600_000, 15_000, dtype=np.int64)
+        >>> parts = decode_chunks([encode_chunk(t, t * 2.0), encode_chunk(t, t * 3.0)])
+        >>> [float(v[-1]) for _, v in parts]
+        [1170000.0, 1755000.0]
+    """
+    results: list[tuple[Int64Array, Float64Array] | CorruptionError | None] = [None] * len(chunks)
+    groups: dict[tuple[int, int, int, int], list[tuple[int, int, bytes]]] = {}
+    for index, data in enumerate(chunks):
+        try:
+            version, ts_width, mode, width, count, first = _HEADER.unpack_from(data)
+            if (
+                version != _VERSION
+                or mode not in (_XOR, _INT_DELTA, _INT_DOD)
+                or ts_width > 8
+                or width > 8
+                or count < 2
+            ):
+                raise ValueError("not for batching")
+            raw = zlib.decompress(memoryview(data)[_HEADER.size :], -15)
+        except (struct.error, ValueError, zlib.error):
+            try:  # decoded alone: the same result or the same error as decode_chunk
+                results[index] = decode_chunk(data)
+            except CorruptionError as error:
+                results[index] = error
+            continue
+        if len(raw) != ts_width * (count - 1) + width * count:
+            results[index] = CorruptionError(
+                f"chunk holds {len(raw)} bytes, expected {ts_width * (count - 1) + width * count}"
+            )
+            continue
+        groups.setdefault((ts_width, mode, width, count), []).append((index, first, raw))
+    for (ts_width, mode, width, count), members in groups.items():
+        rows = len(members)
+        raw_rows = np.frombuffer(b"".join(raw for _, _, raw in members), dtype=np.uint8)
+        raw_rows = raw_rows.reshape(rows, -1)
+        ts_bytes = ts_width * (count - 1)
+        dod = zigzag_decode(_unplanes_rows(raw_rows[:, :ts_bytes], ts_width, count - 1))
+        firsts = np.array([first for _, first, _ in members], dtype=np.int64)
+        timestamps = np.empty((rows, count), dtype=np.int64)
+        timestamps[:, 0] = firsts
+        np.cumsum(np.cumsum(dod, axis=1), axis=1, out=timestamps[:, 1:])
+        timestamps[:, 1:] += firsts[:, None]
+        column = _unplanes_rows(raw_rows[:, ts_bytes:], width, count)
+        if mode == _XOR:
+            values = np.bitwise_xor.accumulate(column, axis=1).view(np.float64)
+        else:
+            signed = zigzag_decode(column)
+            if mode == _INT_DOD:
+                runs = np.cumsum(np.cumsum(signed[:, 1:], axis=1), axis=1)
+                signed = np.concatenate((signed[:, :1], signed[:, :1] + runs), axis=1)
+            else:
+                signed = np.cumsum(signed, axis=1)
+            values = signed.astype(np.float64)
+        for row, (index, _, _) in enumerate(members):
+            results[index] = (timestamps[row].copy(), values[row].copy())
+    return [result for result in results if result is not None]

@@ -6,6 +6,12 @@ Each series (:class:`MemSeries`) appends to two typed arrays (``array('q')`` tim
 Prometheus's head does with its 120-sample chunks. Series get a small integer *ref* on creation;
 the WAL and the postings speak refs, not label sets.
 
+Memory and reads are sized for ~200,000 series on a small machine (docs/reliability.md): label
+pairs and strings are shared between series; a read copies only the samples in its range, under
+the lock, into one buffer shared by the whole answer, and decodes chunks after releasing it
+(:meth:`Head.gather`, :meth:`Head.assemble`); queries get one read-only label dict per series
+(:class:`FrozenLabels`) instead of a new dict per series per query.
+
 Ordering rules (Prometheus's defaults):
 
 * a sample newer than the series' last one is appended;
@@ -35,16 +41,28 @@ import sys
 import threading
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import NoReturn
 
 import numpy as np
 import numpy.typing as npt
 
 from vigie.exceptions import DuplicateSampleError, OutOfOrderSampleError, StoreError
+from vigie.store.cache import ChunkCache
 from vigie.store.encoding import decode_chunk, encode_chunk
 from vigie.store.index import Postings
 from vigie.store.interface import LabelPairs, Matcher, label_pairs
 
-__all__ = ["CHUNK_SAMPLES", "Head", "HeadChunk", "MemSeries"]
+__all__ = [
+    "CHUNK_SAMPLES",
+    "FrozenLabels",
+    "Gathered",
+    "Head",
+    "HeadChunk",
+    "HeadSeries",
+    "MemSeries",
+]
 
 #: Samples per head chunk: two hours of a 60 s scrape, thirty minutes of a 15 s one.
 CHUNK_SAMPLES = 120
@@ -52,6 +70,13 @@ _NEVER = -(2**63)
 
 Int64Array = npt.NDArray[np.int64]
 Float64Array = npt.NDArray[np.float64]
+#: One series' labels and its samples in a queried range.
+HeadSeries = tuple[LabelPairs, Int64Array, Float64Array]
+_NO_TIMES: Int64Array = np.empty(0, dtype=np.int64)
+_NO_VALUES: Float64Array = np.empty(0, dtype=np.float64)
+_SERIES_LABELS = attrgetter("labels")
+#: At most this many series references in the cached selections (8 bytes each).
+_SELECTION_CACHE_SERIES = 2_000_000
 #: (mint, maxt, encoded chunk) of one immutable head chunk.
 HeadChunk = tuple[int, int, bytes]
 _CheckpointSnapshot = tuple[
@@ -65,14 +90,42 @@ def _same(a: float, b: float) -> bool:
     return a == b or (math.isnan(a) and math.isnan(b))
 
 
+class FrozenLabels(dict[str, str]):
+    """A series' labels as a dict that refuses changes: one per head series, shared by queries.
+
+    Why: a query over every series of a metric built one dict per series per query, a tenth
+    of the query's time and as much memory as the samples it read. Copy it to change it.
+
+    Example::
+
+        >>> labels = FrozenLabels((("job", "api"),))
+        >>> labels["job"], dict(labels) | {"env": "prod"}
+        ('api', {'job': 'api', 'env': 'prod'})
+    """
+
+    __slots__ = ()
+
+    def _refuse(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError("a series' labels are shared by queries: copy them (dict(labels)) first")
+
+    __setitem__ = __delitem__ = pop = popitem = clear = update = setdefault = _refuse
+    __ior__ = _refuse
+
+    def __reduce__(self) -> tuple[type[FrozenLabels], tuple[tuple[tuple[str, str], ...]]]:
+        # copy, deepcopy and pickle rebuild it whole (the default would set items one by one).
+        return (FrozenLabels, (tuple(self.items()),))
+
+
 class MemSeries:
     """One series in the head: compressed chunks, then the open arrays being appended to."""
 
-    __slots__ = ("chunks", "labels", "last_t", "logged", "ref", "ts", "vals")
+    __slots__ = ("chunks", "label_map", "labels", "last_t", "logged", "ref", "ts", "vals")
 
     def __init__(self, ref: int, labels: LabelPairs) -> None:
         self.ref = ref
         self.labels = labels
+        #: The labels as a read-only dict, made by the first query that returns the series.
+        self.label_map: FrozenLabels | None = None
         self.chunks: list[HeadChunk] = []
         self.ts = array("q")
         self.vals = array("d")
@@ -179,6 +232,21 @@ class MemSeries:
         return not self.chunks and not self.ts
 
 
+@dataclass
+class Gathered:
+    """A head read in progress: what :meth:`Head.gather` copied under the lock."""
+
+    labels: list[LabelPairs]
+    #: Each series' shared read-only label dict (see FrozenLabels), beside ``labels``.
+    maps: list[dict[str, str]]
+    #: Where each series' samples end in the shared open-array buffers.
+    ends: list[int]
+    open_t: array[int]
+    open_v: array[float]
+    #: (position in ``labels``, its immutable chunks overlapping the range).
+    chunked: list[tuple[int, list[HeadChunk]]]
+
+
 class Head:
     """Every in-memory series, its postings, and the rules for accepting samples."""
 
@@ -187,7 +255,8 @@ class Head:
         self.lock = threading.RLock()
         self.series: dict[int, MemSeries] = {}
         self.by_labels: dict[LabelPairs, MemSeries] = {}
-        #: Label dicts' item tuples in insertion order -> series: skips sorting on the hot path.
+        #: Label dicts' item tuples in another order than sorted -> series: skips sorting on the
+        #: hot path (sorted ones are found in by_labels).
         self.by_raw: dict[tuple[tuple[str, str], ...], MemSeries] = {}
         self.postings = Postings()
         self.next_ref = 1
@@ -196,7 +265,14 @@ class Head:
         self.maxt = _NEVER
         #: Bumped when series are garbage-collected: appenders then re-resolve their series.
         self.generation = 0
-        self._symbols: dict[str, str] = {}
+        #: Every label pair of a live series, once (see _canonical).
+        self._pairs: dict[tuple[str, str], tuple[str, str]] = {}
+        #: Each ref's position in label order (see _in_label_order); None after a series came
+        #: or went.
+        self._rank: npt.NDArray[np.int64] | None = None
+        #: Large selections by matchers, in label order, while no series comes or goes.
+        self._selections: dict[tuple[Matcher, ...], list[MemSeries]] = {}
+        self._selected = 0
         self._unordered = False
         #: WAL refs that name an existing series (replay only).
         self.aliases: dict[int, MemSeries] = {}
@@ -208,31 +284,64 @@ class Head:
     def __len__(self) -> int:
         return len(self.series)
 
-    def _intern(self, text: str) -> str:
-        return self._symbols.setdefault(text, sys.intern(text))
+    def _canonical(self, key: LabelPairs) -> LabelPairs:
+        """``key`` built from shared pairs of interned strings.
 
-    def get_or_create(self, labels: Mapping[str, str]) -> MemSeries:
-        """The series for a label set, created (unlogged) when new."""
+        Why: most label pairs repeat across series (``job``, ``instance``, ``__name__``, a
+        route): storing each once instead of once per series saves about half of a label set's
+        memory, and equal strings that are the same object compare by identity when sorting.
+        """
+        pairs = self._pairs
+        shared = []
+        for pair in key:
+            found = pairs.get(pair)
+            if found is None:
+                found = pairs[pair] = (sys.intern(pair[0]), sys.intern(pair[1]))
+            shared.append(found)
+        return tuple(shared)
+
+    def label_map(self, labels: LabelPairs) -> dict[str, str]:
+        """``labels`` as a dict: the head series' shared read-only one when it has the series."""
+        series = self.by_labels.get(labels)
+        if series is None:
+            return dict(labels)
+        found = series.label_map
+        if found is None:  # two readers racing here build equal dicts: either one is right
+            found = series.label_map = FrozenLabels(series.labels)
+        return found
+
+    def lookup(self, raw: LabelPairs) -> MemSeries | None:
+        """The series of a label dict's items (any order seen before), without sorting them."""
+        found = self.by_labels.get(raw)
+        return found if found is not None else self.by_raw.get(raw)
+
+    def get_or_create(self, labels: Mapping[str, str], *, remember: bool = True) -> MemSeries:
+        """The series for a label set, created (unlogged) when new.
+
+        With ``remember``, the order of ``labels`` is remembered so that the next lookup of the
+        same dict skips sorting (one more tuple per series: callers that keep the series they
+        get, as the scrape loop does, pass False).
+        """
         raw = tuple(labels.items())
-        found = self.by_raw.get(raw)
+        found = self.lookup(raw)
         if found is not None:
             return found
         key = label_pairs(labels)
         with self.lock:
             series = self.by_labels.get(key)
             if series is None:
-                key = tuple((self._intern(n), self._intern(v)) for n, v in key)
-                series = self._create(self.next_ref, key)
-            self.by_raw[series.labels if raw == series.labels else raw] = series
+                series = self._create(self.next_ref, self._canonical(key))
+            if remember and raw != series.labels:
+                self.by_raw[raw] = series
             return series
 
     def _create(self, ref: int, key: LabelPairs) -> MemSeries:
         series = MemSeries(ref, key)
         self.series[ref] = series
         self.by_labels[key] = series
-        self.by_raw[key] = series
         self.postings.add(ref, key)
         self.next_ref = max(self.next_ref, ref + 1)
+        self._forget_order()
         return series
 
     def restore_series(self, ref: int, key: LabelPairs) -> None:
@@ -250,8 +359,7 @@ class Head:
                 return
             if ref < self.next_ref:
                 self._unordered = True  # postings lists need sorting: see reindex()
-            key = tuple((self._intern(n), self._intern(v)) for n, v in key)
-            self._create(ref, key).logged = True
+            self._create(ref, self._canonical(key)).logged = True
 
     def reindex(self) -> None:
         """Rebuild the postings when replay restored refs out of order."""
@@ -313,27 +421,151 @@ class Head:
         s.insert_old(t, v)
         return None
 
-    def snapshot(self, matchers: Sequence[Matcher]) -> list[MemSeries]:
-        """Frozen copies of the matching series (cheap: chunks are immutable, arrays copied)."""
+    def read(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[HeadSeries]:
+        """Matching series with a sample in ``[mint, maxt]``, in label order, as of one moment."""
         with self.lock:
-            refs = self.postings.select(matchers)
-            return [self._frozen(self.series[ref]) for ref in refs.tolist() if ref in self.series]
+            gathered = self.gather(matchers, mint, maxt)
+        return self.assemble(gathered, mint, maxt)
+
+    def gather(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> Gathered:
+        """What a read needs, copied while the caller holds :attr:`lock`; see :meth:`assemble`.
+
+        Why this shape: a dashboard query reads every series of a metric, so the per-series cost
+        is what counts. Under the lock only the open arrays' samples in range are copied, in
+        label order, into one buffer shared by the whole answer (each series gets a view of it:
+        no allocation of its own, and the query engine can use the buffer without concatenating
+        it again), and the immutable chunks overlapping the range are picked; they are decoded
+        in :meth:`assemble`, after the lock is released, so commits wait for the copy only.
+        """
+        bisect_left, bisect_right = bisect.bisect_left, bisect.bisect_right
+        open_t: array[int] = array("q")
+        open_v: array[float] = array("d")
+        chosen: list[LabelPairs] = []
+        maps: list[dict[str, str]] = []
+        ends: list[int] = []
+        chunked: list[tuple[int, list[HeadChunk]]] = []
+        for s in self._selection(matchers):
+            before = len(open_t)
+            ts = s.ts
+            if ts and ts[0] <= maxt and ts[-1] >= mint:
+                low = bisect_left(ts, mint) if ts[0] < mint else 0
+                high = bisect_right(ts, maxt) if ts[-1] > maxt else len(ts)
+                if low < high:
+                    open_t += ts[low:high]
+                    open_v += s.vals[low:high]
+            picked = None
+            chunks = s.chunks
+            if chunks and chunks[-1][1] >= mint and chunks[0][0] <= maxt:
+                picked = [c for c in chunks if c[1] >= mint and c[0] <= maxt]
+            if not picked and len(open_t) == before:
+                continue
+            if picked:
+                chunked.append((len(chosen), picked))
+            chosen.append(s.labels)
+            label_map = s.label_map
+            if label_map is None:
+                label_map = s.label_map = FrozenLabels(s.labels)
+            maps.append(label_map)
+            ends.append(len(open_t))
+        return Gathered(chosen, maps, ends, open_t, open_v, chunked)
+
+    def _selection(self, matchers: Sequence[Matcher]) -> list[MemSeries]:
+        """The series matching ``matchers`` in label order (call under the lock).
+
+        Large answers are kept until a series comes or goes: a dashboard asks for the same
+        selectors at every refresh, and between two new series the answer is the same.
+        """
+        key = tuple(matchers)
+        found = self._selections.get(key)
+        if found is None:
+            found = self._in_label_order(self.postings.select(matchers))
+            if len(found) >= 1_000:
+                self._selected += len(found)
+                if self._selected > _SELECTION_CACHE_SERIES:
+                    self._selections.clear()
+                    self._selected = len(found)
+                self._selections[key] = found
+        return found
+
+    def _forget_order(self) -> None:
+        """A series came or went: the label order and the cached selections are stale."""
+        self._rank = None
+        if self._selections:
+            self._selections = {}
+            self._selected = 0
+
+    def _in_label_order(self, refs: npt.NDArray[np.int64]) -> list[MemSeries]:
+        """The live series of ``refs``, sorted by labels (call under the lock).
+
+        Sorting a large answer by label tuples costs more than the rest of the read, and the
+        order of all series changes only when a series comes or goes: for large answers it is
+        computed once (a rank per ref) and reused, so sorting becomes one numpy ``argsort``.
+        """
+        live = self.series
+        if len(refs) < 1_000 or len(refs) * 4 < len(live):
+            chosen = [s for s in map(live.get, refs.tolist()) if s is not None]
+            chosen.sort(key=_SERIES_LABELS)
+            return chosen
+        if self._rank is None:
+            ordered = sorted(live.values(), key=_SERIES_LABELS)
+            rank = np.zeros(self.next_ref, dtype=np.int64)
+            rank[[s.ref for s in ordered]] = np.arange(len(ordered), dtype=np.int64)
+            self._rank = rank
+        ordered_refs = refs[np.argsort(self._rank[refs], kind="stable")]
+        return [s for s in map(live.get, ordered_refs.tolist()) if s is not None]
+
+    def assemble(
+        self, gathered: Gathered, mint: int, maxt: int, cache: ChunkCache | None = None
+    ) -> list[HeadSeries]:
+        """The series of :meth:`gather` with their samples, in label order (no lock needed);
+        ``gathered.maps`` is left beside the result (same length, same order).
+
+        ``cache`` keeps the decoded closed chunks (immutable once cut) for the next reads."""
+        open_t, open_v = gathered.open_t, gathered.open_v
+        all_t = np.frombuffer(open_t, dtype=np.int64) if open_t else _NO_TIMES
+        all_v = np.frombuffer(open_v, dtype=np.float64) if open_v else _NO_VALUES
+        found: list[HeadSeries] = []
+        start = 0
+        for labels, end in zip(gathered.labels, gathered.ends, strict=True):
+            found.append((labels, all_t[start:end], all_v[start:end]))
+            start = end
+        if gathered.chunked:
+            gone = self._add_chunks(found, gathered.chunked, mint, maxt, cache)
+            if gone:
+                found = [entry for i, entry in enumerate(found) if i not in gone]
+                gathered.maps = [entry for i, entry in enumerate(gathered.maps) if i not in gone]
+        return found
 
     @staticmethod
-    def _frozen(s: MemSeries) -> MemSeries:
-        copy = MemSeries(s.ref, s.labels)
-        copy.chunks, copy.ts, copy.vals = list(s.chunks), array("q", s.ts), array("d", s.vals)
-        return copy
+    def _add_chunks(
+        found: list[HeadSeries],
+        chunked: list[tuple[int, list[HeadChunk]]],
+        mint: int,
+        maxt: int,
+        cache: ChunkCache | None = None,
+    ) -> set[int]:
+        """Prepend the decoded chunk samples in range; returns the entries left empty."""
+        gone: set[int] = set()
+        for index, picked in chunked:
+            labels, open_t, open_v = found[index]
+            if cache is None:
+                parts = [decode_chunk(data) for _, _, data in picked]
+            else:
+                parts = [cache.decode_head(high, data) for _, high, data in picked]
+            t = np.concatenate([p[0] for p in parts] + [open_t])
+            v = np.concatenate([p[1] for p in parts] + [open_v])
+            low = int(np.searchsorted(t, mint, side="left"))
+            high = int(np.searchsorted(t, maxt, side="right"))
+            if low >= high:
+                gone.add(index)
+            found[index] = (labels, t[low:high], v[low:high])
+        return gone
 
-    @staticmethod
-    def decode(
-        snapshot: Sequence[MemSeries], mint: int, maxt: int
+    def select(
+        self, matchers: Sequence[Matcher], mint: int, maxt: int
     ) -> Iterator[tuple[LabelPairs, Int64Array, Float64Array]]:
-        """Samples in ``[mint, maxt]`` of snapshotted series, skipping those without any."""
-        for s in snapshot:
-            t, v = s.samples(mint, maxt)
-            if t.size:
-                yield s.labels, t, v
+        """Matching series with at least one sample in ``[mint, maxt]``, in label order."""
+        return iter(self.read(matchers, mint, maxt))
 
     def matching(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[LabelPairs]:
         """Labels of the matching series with a sample in ``[mint, maxt]``."""
@@ -341,12 +573,6 @@ class Head:
             refs = self.postings.select(matchers)
             chosen = [self.series[ref] for ref in refs.tolist() if ref in self.series]
             return [s.labels for s in chosen if s.has_samples(mint, maxt)]
-
-    def select(
-        self, matchers: Sequence[Matcher], mint: int, maxt: int
-    ) -> Iterator[tuple[LabelPairs, Int64Array, Float64Array]]:
-        """Matching series with at least one sample in ``[mint, maxt]``, unsorted."""
-        return self.decode(self.snapshot(matchers), mint, maxt)
 
     def snapshot_for_checkpoint(self, mint: int) -> _CheckpointSnapshot:
         """Copies of what a checkpoint needs: cheap, for under the lock."""
@@ -429,7 +655,9 @@ class Head:
                 del self.by_labels[s.labels]
             if dead:
                 self.generation += 1
-                self.by_raw = {s.labels: s for s in self.series.values()}
+                self._forget_order()
+                self.by_raw = {}
+                self._pairs = {pair: pair for s in self.series.values() for pair in s.labels}
                 self.postings = Postings.build((s.ref, s.labels) for s in self.series.values())
             self.mint = max(self.mint, boundary)
             if not self.series:

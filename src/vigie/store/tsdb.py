@@ -41,12 +41,19 @@ from typing import IO
 
 import numpy as np
 
-from vigie.exceptions import CorruptionError, StorageFullError, StoreError
-from vigie.store.blocks import Block, BlockMeta, BlockWriter, directory_size
+from vigie.exceptions import (
+    CorruptionError,
+    DuplicateSampleError,
+    OutOfOrderSampleError,
+    StorageFullError,
+    StoreError,
+)
+from vigie.store.blocks import Block, BlockMeta, BlockWriter, directory_size, join_series
 from vigie.store.cache import DEFAULT_CACHE_SAMPLES, ChunkCache
 from vigie.store.compaction import DEFAULT_RANGES, merge, plan, retention
+from vigie.store.exemplars import DEFAULT_MAX_EXEMPLARS, Exemplar, ExemplarStorage
 from vigie.store.head import Head, MemSeries
-from vigie.store.interface import LabelPairs, Matcher, Series, SeriesRef
+from vigie.store.interface import LabelPairs, Matcher, Series, SeriesRef, label_pairs
 from vigie.store.wal import WAL, ChunkRecord, FsyncPolicy, SamplesRecord, SeriesRecord, verify_file
 
 __all__ = ["DiskAppender", "DiskQuerier", "DiskStorage", "IntegrityReport", "StoreStats"]
@@ -129,8 +136,10 @@ class DiskStorage:
     ``out_of_order_window_ms``: accept samples this much older than the newest one (0: reject).
     ``background``: cut, compact and apply retention in a maintenance thread (default), so no
     commit waits for a block to be written; ``False`` runs them inside the commit that finds
-    them due (deterministic, for tests). ``chunk_cache_samples``: how many decoded block samples
-    to keep for repeated queries (16 bytes each; 0 disables the cache).
+    them due (deterministic, for tests). ``chunk_cache_samples``: how many decoded samples of
+    block and head chunks to keep for repeated queries (16 bytes each; 0 disables the cache;
+    see store/cache.py). ``max_exemplars``: the exemplar ring's size (Prometheus's
+    ``storage.exemplars.max_exemplars``; 0 keeps none).
     """
 
     def __init__(
@@ -145,6 +154,7 @@ class DiskStorage:
         wal_segment_bytes: int = 64 * 1024 * 1024,
         background: bool = True,
         chunk_cache_samples: int = DEFAULT_CACHE_SAMPLES,
+        max_exemplars: int = DEFAULT_MAX_EXEMPLARS,
     ) -> None:
         self.data_dir = os.fspath(data_dir)
         self.retention_ms = retention_ms
@@ -177,6 +187,13 @@ class DiskStorage:
                 os.path.join(self.data_dir, "wal"), fsync=fsync, segment_bytes=wal_segment_bytes
             )
             self._replay()
+            #: Exemplars of committed samples (``exemplars/log``, see vigie.store.exemplars).
+            self.exemplars = ExemplarStorage(
+                os.path.join(self.data_dir, "exemplars"),
+                max_exemplars=max_exemplars,
+                fsync=fsync,
+                on_corruption=self._corrupted,
+            )
         except BaseException:
             self._lock_file.close()
             raise
@@ -413,6 +430,7 @@ class DiskStorage:
                 self._blocks.append(block)
                 self._blocks.sort(key=lambda b: b.meta.mint)
             head.truncate_before(boundary)
+        self.chunk_cache.forget_head(boundary)  # those chunks are the new block's now
 
     def _compact(self) -> None:
         while True:
@@ -555,6 +573,7 @@ class DiskStorage:
                 return
             self._closed = True
             self._wal.close()
+            self.exemplars.close()
             self._lock_file.close()  # releases the directory lock
         for block in self._blocks:
             block.close()
@@ -576,6 +595,7 @@ class DiskAppender:
         self._series: list[MemSeries] = []
         self._ts: list[int] = []
         self._vals: list[float] = []
+        self._exemplars: list[tuple[LabelPairs, Exemplar]] = []
 
     def append(self, labels: Mapping[str, str], timestamp_ms: int, value: float) -> None:
         """Buffer one sample; ordering is validated at :meth:`commit`."""
@@ -587,12 +607,13 @@ class DiskAppender:
         self._vals.append(float(value))
 
     def _resolve(self, labels: Mapping[str, str]) -> MemSeries:
-        series = self._head.by_raw.get(tuple(labels.items()))
+        series = self._head.lookup(tuple(labels.items()))
         return series if series is not None else self._head.get_or_create(labels)
 
     def ref(self, labels: Mapping[str, str]) -> SeriesRef:
         """The head series for these labels (created, unlogged, when new): for append_ref."""
-        return self._resolve(labels)
+        # The caller keeps the ref: no need to remember the labels' order for later lookups.
+        return self._head.get_or_create(labels, remember=False)
 
     def append_ref(self, ref: SeriesRef, timestamp_ms: int, value: float) -> None:
         """Buffer one sample of a series from :meth:`ref` (checked: a series the head has
@@ -660,11 +681,33 @@ class DiskAppender:
         series, ts, vals = self._series, self._ts, self._vals
         self._series, self._ts, self._vals = [], [], []
         generation, self._generation = self._generation, self._head.generation
-        self._storage._commit(series, ts, vals, generation)
+        exemplars, self._exemplars = self._exemplars, []
+        try:
+            self._storage._commit(series, ts, vals, generation)
+        except (DuplicateSampleError, OutOfOrderSampleError):
+            self._add_exemplars(exemplars)  # the valid samples were stored: theirs too
+            raise
+        if exemplars:
+            self._add_exemplars(exemplars)
+
+    def _add_exemplars(self, exemplars: list[tuple[LabelPairs, Exemplar]]) -> None:
+        # The samples are durable and visible already: an exemplar log failure (disk full) is
+        # reported, not turned into a failed commit.
+        try:
+            self._storage.exemplars.add(exemplars)
+        except StoreError as error:
+            logger.error("exemplars of a commit not stored: %s", error)
+            self._storage._last_error = str(error)
+
+    def append_exemplar(self, labels: Mapping[str, str], exemplar: Exemplar) -> None:
+        """Buffer an exemplar of a series (stored and logged at :meth:`commit`, after its
+        samples; a repeat of the series' newest exemplar is skipped there)."""
+        self._exemplars.append((label_pairs(labels), exemplar))
 
     def rollback(self) -> None:
         """Drop the buffered samples."""
         self._series, self._ts, self._vals = [], [], []
+        self._exemplars = []
         self._generation = self._head.generation
 
 
@@ -677,33 +720,22 @@ class DiskQuerier:
     def select(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[Series]:
         storage = self._storage
         head = storage._head
-        with head.lock:
+        with head.lock:  # blocks and head as of one moment: a cut moves samples between them
             blocks = list(storage._blocks)
-            snapshot = head.snapshot(matchers)
-        sources = [list(block.select(matchers, mint, maxt)) for block in blocks]
-        sources.append(sorted(head.decode(snapshot, mint, maxt), key=lambda item: item[0]))
-        sources = [source for source in sources if source]
-        if len(sources) == 1:  # one block or the head alone: in label order, nothing to merge
-            return [Series(dict(labels), t, v) for labels, t, v in sources[0]]
-        found: dict[LabelPairs, list[tuple[np.ndarray, np.ndarray]]] = {}
-        for source in sources:
-            for labels, t, v in source:
-                found.setdefault(labels, []).append((t, v))
-        result = []
-        for labels in sorted(found):
-            parts = found[labels]
-            if len(parts) == 1:
-                t, v = parts[0]
-            else:
-                t = np.concatenate([p[0] for p in parts])
-                v = np.concatenate([p[1] for p in parts])
-                if not bool(np.all(np.diff(t) > 0)):
-                    order = np.argsort(t, kind="stable")
-                    t, v = t[order], v[order]
-                    keep = np.concatenate(([True], np.diff(t) > 0))
-                    t, v = t[keep], v[keep]
-            result.append(Series(dict(labels), t, v))
-        return result
+            gathered = head.gather(matchers, mint, maxt)
+        cache = storage.chunk_cache
+        with cache.scan():  # one query's chunk reads, newest first (see store/cache.py)
+            in_head = head.assemble(gathered, mint, maxt, cache)
+            sources = [block.pieces(matchers, mint, maxt) for block in reversed(blocks)]
+        sources.reverse()
+        if not any(sources):  # the head alone (a recent range, a dashboard's): nothing to join
+            maps = gathered.maps
+            return [Series(m, t, v) for m, (_, t, v) in zip(maps, in_head, strict=True)]
+        sources.append([(labels, [t], [v]) for labels, t, v in in_head])
+        # One copy of every sample, series after series (see blocks.join_series).
+        # Each series' labels as the head's shared read-only dict (no dict per series per query).
+        label_map = head.label_map
+        return [Series(label_map(labels), t, v) for labels, t, v in join_series(sources)]
 
     def _matching(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> set[LabelPairs]:
         """Label sets of the matching series with samples in range, from the indexes."""

@@ -71,9 +71,23 @@ def test_ai_overview_has_the_promised_panels() -> None:
 
 
 def test_infrastructure_rows() -> None:
-    """The infrastructure dashboard covers host, PostgreSQL, the pool and Redis."""
-    rows = [row.title for row in infrastructure_dashboard().rows]
-    assert rows == ["Host", "PostgreSQL", "Database pool (app)", "Redis"]
+    """The infrastructure dashboard covers host, apps, PostgreSQL, the pool, Redis and vigie."""
+    dashboard = infrastructure_dashboard()
+    rows = [row.title for row in dashboard.rows]
+    assert rows == [
+        "Host",
+        "Apps: processes and authentication",
+        "PostgreSQL",
+        "Database pool (app)",
+        "Redis",
+        "vigie itself",
+    ]
+    panels = {panel.title: panel for panel in dashboard.panels()}
+    # The issue's thresholds: memory 80/90 %, pool 80/95 %, auth failures 10/50 per minute.
+    assert [t.value for t in panels["Memory used"].thresholds] == [None, 0.8, 0.9]
+    assert [t.value for t in panels["Pool usage"].thresholds] == [None, 0.8, 0.95]
+    auth = panels["Authentication failures per minute"]
+    assert [t.value for t in auth.thresholds] == [None, 10, 50]
 
 
 def test_spend_reads_the_right_currency() -> None:

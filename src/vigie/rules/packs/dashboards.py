@@ -335,7 +335,7 @@ def ai_overview_dashboard() -> Dashboard:
 
 
 def infrastructure_dashboard() -> Dashboard:
-    """Host, PostgreSQL, the app's database pools and Redis."""
+    """Host, apps (memory, authentication), PostgreSQL, database pools, Redis, vigie itself."""
     host = Row(
         "Host",
         (
@@ -388,6 +388,122 @@ def infrastructure_dashboard() -> Dashboard:
                     ),
                 ),
                 unit="pps",
+            ),
+            Panel(
+                "Load per CPU",
+                "timeseries",
+                (
+                    Query(
+                        "max by (instance) (node_load1) / "
+                        'count by (instance) (node_cpu_seconds_total{mode="idle"})',
+                        "{{instance}}",
+                    ),
+                ),
+                thresholds=_ratio_thresholds(1, 2),
+            ),
+            Panel(
+                "Swap used",
+                "timeseries",
+                (
+                    Query(
+                        "(node_memory_SwapTotal_bytes - node_memory_SwapFree_bytes) / "
+                        "(node_memory_SwapTotal_bytes > 0)",
+                        "{{instance}}",
+                    ),
+                ),
+                unit="percentunit",
+                description="Empty on a host without swap.",
+                thresholds=_ratio_thresholds(0.5, 0.8),
+            ),
+            Panel(
+                "File descriptors used",
+                "timeseries",
+                (Query("node_filefd_allocated / node_filefd_maximum", "{{instance}}"),),
+                unit="percentunit",
+                thresholds=_ratio_thresholds(0.8, 0.9),
+            ),
+        ),
+    )
+    apps = Row(
+        "Apps: processes and authentication",
+        (
+            Panel(
+                "Resident memory",
+                "timeseries",
+                (Query("process_resident_memory_bytes", "{{job}} {{instance}}"),),
+                unit="bytes",
+            ),
+            Panel(
+                "Authentication failures per minute",
+                "timeseries",
+                (
+                    Query(
+                        "60 * sum by (job, reason) (rate(vigie_auth_failures_total[5m]))",
+                        "{{job}} {{reason}}",
+                    ),
+                ),
+                unit="short",
+                thresholds=(_OK, Threshold(10, "orange"), Threshold(50, "red")),
+            ),
+            Panel(
+                "401 and 403 per minute, by route",
+                "timeseries",
+                (
+                    Query(
+                        "60 * sum by (job, http_route, http_response_status_code) "
+                        "(rate(http_server_request_duration_seconds_count"
+                        '{http_response_status_code=~"401|403"}[5m]))',
+                        "{{http_route}} {{http_response_status_code}}",
+                    ),
+                ),
+                unit="short",
+            ),
+        ),
+    )
+    vigie_itself = Row(
+        "vigie itself",
+        (
+            Panel(
+                "Scrape duration p95",
+                "timeseries",
+                (
+                    Query(
+                        "histogram_quantile(0.95, sum by (le, scrape_job) "
+                        "(rate(vigie_scrape_duration_seconds_bucket[5m])))",
+                        "{{scrape_job}}",
+                    ),
+                ),
+                unit="s",
+                width=6,
+            ),
+            Panel(
+                "Rule evaluation failures",
+                "timeseries",
+                (
+                    Query(
+                        "sum by (rule_group) (increase(vigie_rule_evaluation_failures_total[5m]))",
+                        "{{rule_group}}",
+                    ),
+                ),
+                width=6,
+            ),
+            Panel(
+                "Notification queue",
+                "timeseries",
+                (Query("vigie_notification_queue_length", "{{state}}"),),
+                width=6,
+            ),
+            Panel(
+                "OTLP records refused",
+                "timeseries",
+                (
+                    Query(
+                        "sum by (signal) (rate(vigie_otlp_records_refused_total[5m]))",
+                        "{{signal}}",
+                    ),
+                ),
+                unit="ops",
+                width=6,
             ),
         ),
     )
@@ -543,8 +659,9 @@ def infrastructure_dashboard() -> Dashboard:
     return Dashboard(
         "vigie / Infrastructure",
         "vigie-infrastructure",
-        (host, postgres, pool, redis),
-        description="The host, PostgreSQL, the app's connection pools and Redis.",
+        (host, apps, postgres, pool, redis, vigie_itself),
+        description="The host, the apps' processes and authentication, PostgreSQL, the app's "
+        "connection pools, Redis, and vigie itself.",
         tags=("vigie", "infrastructure"),
     )
 

@@ -56,12 +56,14 @@
     const fg = dark ? "#ffffff" : "#1b1b1b";
     const grid = dark ? "#555555" : "#dde1e6";
     const layout = {
-      margin: { l: 56, r: 12, t: 8, b: 36 },
+      // r: room for the last time label, drawn as is (ticklabeloverflow "allow": measuring every
+      // label to hide the overflowing ones cost a forced layout per label).
+      margin: { l: 56, r: 24, t: 8, b: 36 },
       paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
       font: { color: fg, size: 12 }, colorway: v.palette(),
       showlegend: true, legend: { orientation: "h", y: -0.22 },
-      xaxis: { type: "date", gridcolor: grid, linecolor: grid },
-      yaxis: { gridcolor: grid, linecolor: grid, rangemode: "tozero" },
+      xaxis: { type: "date", gridcolor: grid, linecolor: grid, ticklabeloverflow: "allow" },
+      yaxis: { gridcolor: grid, linecolor: grid, rangemode: "tozero", ticklabeloverflow: "allow" },
     };
     if (panel.unit === "percentunit") layout.yaxis.tickformat = ".2~%";
     else if (panel.unit === "s") layout.yaxis.ticksuffix = " s";
@@ -168,11 +170,26 @@
     body.append(table);
   }
 
-  /* Draw ``panel`` with ``results`` into ``body`` (emptied first). */
-  function render(body, panel, results) {
+  /* Empty ``body``, releasing a plot drawn in it (plotly's resize listener). */
+  function clear(body) {
     if (body.dataset.plotted) { try { window.Plotly.purge(body.querySelector(".chart")); } catch (e) { /* not a plot */ } }
     body.textContent = "";
     delete body.dataset.plotted;
+  }
+
+  /* Draw ``panel`` with ``results`` into ``body`` (emptied first). */
+  function render(body, panel, results) {
+    const previous = body.dataset.plotted === "line" && panel.kind === "timeseries" ? body.querySelector(".chart") : null;
+    if (previous) {
+      // A refresh of a drawn time series: Plotly.react updates in place, far cheaper than a new plot.
+      const traces = timeseriesTraces(panel, results);
+      if (traces.length) {
+        window.Plotly.react(previous, traces, windowed(baseLayout(panel), results), CONFIG);
+        body.dataset.series = traces.map((t) => t.name).join("\n");
+        return;
+      }
+    }
+    clear(body);
     if (panel.kind === "services") { drawServices(body, panel, results); return; }
     if (panel.kind === "stat") { drawStat(body, panel, results); return; }
     if (panel.kind === "table") { drawTable(body, panel, results); return; }
@@ -215,9 +232,9 @@
     if (!traces.length) { empty(body); return; }
     body.append(chart);
     window.Plotly.newPlot(chart, traces, windowed(baseLayout(panel), results), CONFIG);
-    body.dataset.plotted = "1";
+    body.dataset.plotted = "line";
     body.dataset.series = traces.map((t) => t.name).join("\n");
   }
 
-  window.vigiePanels = { fetchPanel, render, rows, legendOf, baseLayout, CONFIG, timeseriesTraces };
+  window.vigiePanels = { fetchPanel, render, clear, rows, legendOf, baseLayout, CONFIG, timeseriesTraces };
 })();
