@@ -9,7 +9,6 @@ declare -A wanted=(
   [chromium]=chromium
   [redis-server]=redis-server
   [postgresql]=pg_ctlcluster
-  [openssl]=openssl
 )
 missing=()
 for package in "${!wanted[@]}"; do

@@ -15,6 +15,7 @@ import pytest
 import uvicorn
 
 from support import free_port
+from support.certificates import self_signed_pair
 from vigie.cli.query import parse_when, render
 from vigie.server.app import create_app
 from vigie.server.runtime import Server, ServerOptions
@@ -107,42 +108,6 @@ def test_parse_when_and_render() -> None:
     )
 
 
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 and its key, as PEM files."""
-    import datetime
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(
-            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-        ), critical=False)
-        .sign(key, hashes.SHA256())
-    )  # fmt: skip
-    cert, private = directory / "cert.pem", directory / "key.pem"
-    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    private.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert, private
-
-
 @pytest.fixture
 def secure_server(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
     """A vigie server over HTTPS with auth on; yields (URL, data dir, certificate file)."""
@@ -152,7 +117,7 @@ def secure_server(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
     appender = storage.appender()
     appender.append({"__name__": "up", "job": "api"}, BASE * 1000, 1.0)
     appender.commit()
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed_pair(tmp_path)
     config = tmp_path / "vigie.yml"
     config.write_text(
         "vigie:\n  self_monitoring: {enabled: false}\n  telemetry: {enabled: false}\n"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import signal
 import ssl
 import subprocess
@@ -13,12 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from support import free_port
+from support.certificates import self_signed_pair
 from vigie.server.secrets_store import TokenStore
 
 pytestmark = pytest.mark.slow
@@ -94,36 +89,9 @@ def test_auto_auth_beyond_loopback(tmp_path: Path) -> None:
         _stop(process)
 
 
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(
-            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-        ), critical=False)
-        .sign(key, hashes.SHA256())
-    )  # fmt: skip
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 def test_tls_from_a_certificate_pair(tmp_path: Path) -> None:
     """vigie.security.tls serves HTTPS with the given certificate, with HSTS; plain HTTP fails."""
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed_pair(tmp_path)
     config = tmp_path / "vigie.yml"
     config.write_text(
         "vigie:\n  self_monitoring: {enabled: false}\n  security:\n    auth: on\n"
@@ -152,7 +120,7 @@ def test_tls_from_a_certificate_pair(tmp_path: Path) -> None:
 
 def test_tls_self_scrape_is_up(tmp_path: Path) -> None:
     """Under TLS with auth on, the self-scrape uses https, the pinned certificate and its token."""
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed_pair(tmp_path)
     config = tmp_path / "vigie.yml"
     config.write_text(
         "global: {scrape_interval: 1s}\n"

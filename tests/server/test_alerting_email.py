@@ -11,7 +11,6 @@ from __future__ import annotations
 import email
 import email.policy
 import ssl
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -26,8 +25,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from support import free_port, require_binary
+from support import free_port
 from support.alertmanager import running_alertmanager
+from support.certificates import self_signed_pair
 from support.vigie_server import QUIET, running_vigie
 
 pytestmark = pytest.mark.slow
@@ -113,14 +113,7 @@ def smtp() -> Iterator[tuple[Mailbox, int]]:
 def smtp_tls(tmp_path: Path) -> Iterator[tuple[Mailbox, int, list[str]]]:
     """A real SMTP server that requires STARTTLS and PLAIN/LOGIN authentication (user/secret);
     the third item lists the users that authenticated."""
-    openssl = require_binary("openssl", package="openssl")
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True, timeout=30,
-    )  # fmt: skip
+    cert, key = self_signed_pair(tmp_path)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     users: list[str] = []

@@ -121,6 +121,9 @@ def render_page(page: str, *, auth: bool = False) -> str:
         scripts.append('<script src="/ui/static/vendor/plotly.min.js" defer></script>')
     content = _template(f"{page}.html")
     if page in DASHBOARD_PAGES:
+        content = content.replace(
+            "<!-- dashboard-controls -->\n", _template("dashboard_controls.html")
+        )
         # A JSON data block (never executed, so the CSP allows it) saves the page a round trip.
         definition = dashboard_definition(DASHBOARD_PAGES[page])
         data = json.dumps(definition, separators=(",", ":")).replace("<", "\\u003c")
