@@ -79,3 +79,19 @@ def test_switching_traces_leaves_a_stale_folder_reported(sample: Path, tmp_path:
     drift = stack_drift(_build(sample), out)
     assert drift.extra == ["otel-collector/config.yml"]
     assert drift.changed == ["docker-compose.yml"]
+
+
+def test_exported_dashboards_leave_out_the_embedded_server_row() -> None:
+    """Grafana gets the infrastructure dashboard without the "vigie itself" row (no vigie there)."""
+    import json
+
+    from vigie.stack.config import StackConfig
+
+    files = build_stack(StackConfig()).files
+    exported = json.loads(files["grafana/dashboards/vigie-infrastructure.json"])
+    text = json.dumps(exported)
+    assert "vigie_rule_evaluation_failures_total" not in text
+    assert "vigie_otlp_records_refused_total" not in text
+    titles = [panel["title"] for panel in exported["panels"] if panel.get("type") == "row"]
+    assert "vigie itself" not in titles
+    assert "Apps: processes and authentication" in titles

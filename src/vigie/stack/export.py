@@ -97,7 +97,7 @@ def build_stack(
         grafana.dashboard_provider(), header=header
     )
     dashboards = {
-        dashboard.uid: to_json(grafana.grafana_dashboard(dashboard))
+        dashboard.uid: to_json(grafana.grafana_dashboard(dashboard.for_production()))
         for dashboard in builtin_dashboards()
     }
     for uid, text in dashboards.items():

@@ -19,7 +19,7 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 __all__ = [
@@ -71,10 +71,12 @@ class Panel:
 
 @dataclass(frozen=True)
 class Row:
-    """A titled band of panels."""
+    """A titled band of panels; ``embedded_only`` rows read vigie's own self-monitoring series,
+    which a production stack (Prometheus in vigie's place) does not have."""
 
     title: str
     panels: tuple[Panel, ...]
+    embedded_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,14 @@ class Dashboard:
     def panels(self) -> list[Panel]:
         """Every panel, row by row."""
         return [panel for row in self.rows for panel in row.panels]
+
+    def for_production(self) -> Dashboard:
+        """This dashboard without its ``embedded_only`` rows, for the exported Grafana stack.
+
+        >>> [row.title for row in infrastructure_dashboard().for_production().rows][-1]
+        'Redis'
+        """
+        return replace(self, rows=tuple(row for row in self.rows if not row.embedded_only))
 
 
 _OK = Threshold(None, "green")
@@ -506,6 +516,7 @@ def infrastructure_dashboard() -> Dashboard:
                 width=6,
             ),
         ),
+        embedded_only=True,
     )
     postgres = Row(
         "PostgreSQL",
