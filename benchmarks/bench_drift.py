@@ -9,14 +9,20 @@ Evidently verdict (vigie's ``significant``) is identical, plus how many features
 Part 2, false alarms (``--controls``, or by default after part 1). A 20-feature model (10
 numeric, 10 categorical) on no-shift controls at several window sizes: the share of checks in
 which *any* feature fires, under each candidate rule (Evidently's verdicts; raw two-sample
-p <= 0.05; Bonferroni and Benjamini–Hochberg at 0.005; the effect floor alone; vigie's alarm,
+p <= 0.05; Bonferroni and Benjamini–Hochberg at 0.001; the effect floor alone; vigie's alarm,
 BH + floor), then the same rules' power on a model where 2 of the 20 features shifted (mean
 +0.5 std, 20 points of a category mix). Last, what requiring 3 consecutive checks (the rule's
 ``for: 15m``) does to Evidently's KS on an hourly window re-checked every 5 minutes.
 
-    .venv/bin/python benchmarks/bench_drift.py              # both parts
+Part 3 (``--permutations``), the embedding alarm's sequential MMD² permutation test at
+``PERMUTATION_ROWS`` (150) vectors per window: its worst case is a shift (no early stop), which
+runs until its smallest p-value is below ``ALARM_LEVEL / features``, at most
+``MAX_PERMUTATIONS``; against the earlier fixed 4,000 permutations, and a no-shift control.
+
+    .venv/bin/python benchmarks/bench_drift.py              # all parts
     .venv/bin/python benchmarks/bench_drift.py --speed      # part 1 only
     .venv/bin/python benchmarks/bench_drift.py --controls   # part 2 only
+    .venv/bin/python benchmarks/bench_drift.py --permutations   # part 3 only
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from vigie.quality import embeddings
 from vigie.quality import numeric as numeric_stats
 from vigie.quality.detector import ModelReport, check_model
 from vigie.quality.methods import ALARM_LEVEL, METHODS
@@ -208,7 +215,7 @@ def controls() -> None:
     print(
         f"\nno-shift controls: 20-feature model, {SEEDS} seeds per size; share of checks in which"
     )
-    print("any feature fires (bound of vigie's alarm: 0.5% by construction)")
+    print("any feature fires (bound of vigie's alarm: 0.1% by construction)")
     names = list(rules(check_model("m", *[model_window(np.random.default_rng(0), 50)] * 2, {}, {})))
     print(f"{'ref/cur rows':>14} " + " ".join(f"{name:>17}" for name in names))
     for reference_rows, current_rows in SIZES:
@@ -276,14 +283,56 @@ def persistence(days: int = 10, per_bucket: int = 25) -> None:
     )
 
 
+# -- part 3: cost of the embedding's sequential permutation test ------------------------------
+
+
+def permutation_cost() -> None:
+    rows = embeddings.PERMUTATION_ROWS
+    rng = np.random.default_rng(0)
+    reference = rng.normal(size=(500, 8))
+    shifted, same = rng.normal(0.5, 1.0, (500, 8)), rng.normal(size=(500, 8))
+
+    def timed(current: Any, **options: Any) -> tuple[float, embeddings.PermutationTest]:
+        times, result = [], None
+        for _ in range(REPEATS):
+            start = time.perf_counter()
+            result = embeddings.mmd_permutation_test(reference, current, **options)
+            times.append(time.perf_counter() - start)
+        assert result is not None
+        return statistics.median(times), result
+
+    peer, _ = timed(shifted, permutations=4000)
+    print(f"\nembedding permutation test, {rows} vectors per window (8 dimensions), median of")
+    print(f"{REPEATS}; a shift never stops early: the worst case. Peer: 4,000 fixed permutations")
+    print(f"  {'case':<26} {'permutations':>12} {'p-value':>10} {'time':>9} {'vs peer':>8}")
+    print(
+        f"  {'4,000 (earlier, fixed)':<26} {4000:>12,} {'':>10} {peer * 1000:>6.0f} ms {1:>7.1f}x"
+    )
+    cases: list[tuple[str, Any, dict[str, Any]]] = [
+        ("shift, 6 features", shifted, {"min_p": ALARM_LEVEL / 6}),
+        ("shift, 20 features", shifted, {"min_p": ALARM_LEVEL / 20}),
+        ("shift, unknown: the cap", shifted, {}),
+        ("no shift (stops early)", same, {}),
+    ]
+    for label, current, options in cases:
+        seconds, result = timed(current, **options)
+        print(
+            f"  {label:<26} {result.permutations:>12,} {result.p_value:>10.3g} "
+            f"{seconds * 1000:>6.0f} ms {seconds / peer:>7.1f}x"
+        )
+
+
 def main() -> int:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     warnings.simplefilter("ignore")
+    parts = {"--speed", "--controls", "--permutations"} & set(sys.argv)
     code = 0
-    if "--controls" not in sys.argv:
+    if not parts or "--speed" in parts:
         code = speed()
-    if "--speed" not in sys.argv:
+    if not parts or "--controls" in parts:
         controls()
+    if not parts or "--permutations" in parts:
+        permutation_cost()
     return code
 
 

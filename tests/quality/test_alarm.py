@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vigie.quality.alarm import benjamini_hochberg, raise_alarms
-from vigie.quality.methods import FeatureDrift
+from vigie.quality.methods import ALARM_LEVEL, FeatureDrift
 
 
 def _drift(feature: str, p_value: float | None, effect: float, method: str = "ks") -> FeatureDrift:
@@ -38,15 +38,23 @@ def test_benjamini_hochberg_adjusted_values() -> None:
 
 
 def test_alarm_needs_significance_after_correction_and_a_large_effect() -> None:
-    """p 0.004 alone alarms at 0.005; among four features its q is 0.016 and it does not."""
-    (alone,) = raise_alarms([_drift("a", 0.004, 0.3)])
+    """p 0.0008 alone alarms at 0.001; among four features its q is 0.0032 and it does not."""
+    assert ALARM_LEVEL == 0.001
+    (alone,) = raise_alarms([_drift("a", 0.0008, 0.3)])
     assert alone.drifted
-    assert alone.adjusted_p_value == 0.004
+    assert alone.adjusted_p_value == 0.0008
     family = raise_alarms(
-        [_drift("a", 0.004, 0.3), _drift("b", 0.5, 0.3), _drift("c", 0.6, 0.3), _drift("d", 1, 0)]
+        [_drift("a", 0.0008, 0.3), _drift("b", 0.5, 0.3), _drift("c", 0.6, 0.3), _drift("d", 1, 0)]
     )
     assert [d.drifted for d in family] == [False] * 4
-    assert family[0].adjusted_p_value == pytest.approx(0.016)
+    assert family[0].adjusted_p_value == pytest.approx(0.0032)
+    # 0.0012 is significant for Evidently (< 0.05) but past the level: visible, no alarm.
+    (borderline,) = raise_alarms([_drift("a", 0.0012, 0.3)])
+    assert not borderline.drifted
+    assert raise_alarms([_drift("a", 0.0012, 0.3)], level=0.005)[0].drifted  # a looser level
+    pair = raise_alarms([_drift("a", 0.0004, 0.3), _drift("b", 0.0009, 0.3)])
+    assert [d.adjusted_p_value for d in pair] == pytest.approx([0.0008, 0.0009])
+    assert [d.drifted for d in pair] == [True, True]  # step-up: b rides on rank 2 (0.0009 x 2 / 2)
     strong = raise_alarms([_drift("a", 1e-9, 0.3), _drift("b", 1e-9, 0.05)])
     assert [d.drifted for d in strong] == [True, False]  # b: significant but tiny
     assert raise_alarms([_drift("a", 1e-9, 0.3)], level=1e-10)[0].drifted is False

@@ -83,7 +83,7 @@ def test_report_keeps_evidently_verdicts_beside_the_alarm() -> None:
         "drifted",
         "significant_share",
     ]
-    assert (data["drifted"], data["significant"], data["alarm_level"]) == (False, False, 0.005)
+    assert (data["drifted"], data["significant"], data["alarm_level"]) == (False, False, 0.001)
     first = data["features"][0]
     assert set(first) >= {"feature", "method", "score", "threshold", "drifted", "significant",
                           "test", "p_value", "adjusted_p_value", "effect_method", "effect",

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from vigie.quality.methods import METHODS, evaluate, select_method
-from vigie.quality.sketches import CategoricalSketch, NumericSketch
+from vigie.quality.alarm import raise_alarms
+from vigie.quality.embeddings import MAX_PERMUTATIONS
+from vigie.quality.methods import ALARM_LEVEL, METHODS, evaluate, select_method
+from vigie.quality.sketches import CategoricalSketch, EmbeddingSketch, NumericSketch
 
 
 @pytest.mark.parametrize(
@@ -112,3 +116,19 @@ def test_forced_distance_is_its_own_effect_and_floors_can_be_tuned() -> None:
     )
     (strict,) = evaluate("x", reference, current, effect_floors={"wasserstein": 0.5})
     assert (strict.significant, strict.drifted, strict.effect_threshold) == (True, False, 0.5)
+
+
+def test_embedding_permutation_test_resolves_what_the_family_needs() -> None:
+    """family=F resolves p down to alarm_level / F, enough for a lone shift in F features."""
+    rng = np.random.default_rng(12)
+    reference, current = EmbeddingSketch(8), EmbeddingSketch(8)
+    reference.add(rng.normal(0, 1, (150, 8)))
+    current.add(rng.normal(0.5, 1, (150, 8)))
+    mmd, centroid = evaluate("query", reference, current, family=6)
+    assert mmd.p_value == centroid.p_value == 1 / 6001 < ALARM_LEVEL / 6
+    others = [replace(mmd, feature=f"f{i}", p_value=0.5) for i in range(5)]  # 5 that stayed
+    alarmed = raise_alarms([mmd, centroid, *others])
+    assert [d.drifted for d in alarmed] == [True, True] + [False] * 5
+    assert alarmed[0].adjusted_p_value == pytest.approx(6 / 6001)
+    (unknown, _) = evaluate("query", reference, current)  # no family: the cap's resolution
+    assert unknown.p_value == 1 / (1 + MAX_PERMUTATIONS)

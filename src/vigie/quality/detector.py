@@ -9,7 +9,7 @@ through a store :class:`~vigie.store.interface.Appender`, all at the check's tim
   ``centroid``); ``vigie_drift_threshold{model,feature,method}``: what it is compared with.
 * ``vigie_drift_detected{model,feature}``: 1 when the feature's drift **alarm** is raised, else
   0 (:mod:`vigie.quality.alarm`: effect size past its floor and Benjamini–Hochberg adjusted
-  p-value <= 0.005 across the model's features). This is what alert rules use.
+  p-value <= 0.001 across the model's features). This is what alert rules use.
 * ``vigie_drift_significant{model,feature}``: 1 when Evidently's test alone says drift
   (informational: ~5% of no-shift checks per KS feature, more for chi-square).
 * ``vigie_drift_effect{model,feature,method}``: the effect size the alarm compares with its floor;
@@ -145,7 +145,8 @@ def check_model(
     :mod:`vigie.quality.alarm`).
     """
     drifts: list[FeatureDrift] = []
-    for feature in sorted(set(reference) & set(current)):
+    names = sorted(set(reference) & set(current))
+    for feature in names:
         forced = (methods or {}).get(feature)
         drifts.extend(
             evaluate(
@@ -155,6 +156,7 @@ def check_model(
                 forced,
                 alarm_level=alarm_level,
                 effect_floors=effect_floors,
+                family=len(names),  # the permutation test resolves p down to level / family
             )
         )
     return ModelReport(

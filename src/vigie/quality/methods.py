@@ -34,9 +34,13 @@ what ``vigie_drift_detected`` and the UI show: the feature's change must be both
   and
 * significant: the two-sample test's p-value (KS; chi-square test of homogeneity; MMD
   permutation test), adjusted by Benjamini–Hochberg across the model's features
-  (:mod:`vigie.quality.alarm`), is at most :data:`ALARM_LEVEL` (0.005).
+  (:mod:`vigie.quality.alarm`), is at most :data:`ALARM_LEVEL` (0.001): when nothing moved, at
+  most 0.1% of a model's checks alarm. A shift Evidently calls significant with a p-value
+  between 0.001 and 0.05 stays ``significant`` (visible) without alarming.
 
-:func:`evaluate` alone treats its feature as a family of one.
+:func:`evaluate` alone treats its feature as a family of one; its ``family`` argument (the
+number of features tested together) only sets how fine the embedding's permutation test resolves
+small p-values (``alarm_level / family``).
 
 Example::
 
@@ -73,8 +77,9 @@ __all__ = [
 DRIFT_SHARE = 0.5
 #: Reference sizes up to this use statistical tests; larger ones use distances.
 SMALL_REFERENCE = 1000
-#: Level of the drift alarm: Benjamini–Hochberg false-discovery rate across a model's features.
-ALARM_LEVEL = 0.005
+#: Level of the drift alarm: Benjamini–Hochberg false-discovery rate across a model's features,
+#: so the bound on the share of no-shift checks of a model that alarm (0.1%).
+ALARM_LEVEL = 0.001
 #: Numeric features with at most this many distinct values are compared as categories.
 FEW_VALUES = 5
 
@@ -204,17 +209,23 @@ def evaluate(
     *,
     alarm_level: float = ALARM_LEVEL,
     effect_floors: Mapping[str, float] | None = None,
+    family: int | None = None,
 ) -> list[FeatureDrift]:
     """Test ``current`` against ``reference``; embeddings give two verdicts (MMD and centroid).
 
     ``method`` forces a test (for example ``"psi"``); by default Evidently's choice applies.
     ``effect_floors`` overrides an effect size's floor by method name (``{"wasserstein": 0.2}``).
     The alarm treats the feature as a family of one (``check_model`` adjusts across features).
+    ``family`` is the number of features the alarm will adjust across: Benjamini–Hochberg then
+    needs p <= ``alarm_level / family`` for a feature that moved alone, so the embedding's
+    permutation test runs until it can give that (None: unknown, as far as its cap allows,
+    1 / 100,001, enough for 100 features at 0.001).
     Returns an empty list when either window has no value.
     """
     floors = {**EFFECT_FLOORS, **(effect_floors or {})}
     if isinstance(reference, EmbeddingSketch) and isinstance(current, EmbeddingSketch):
-        return _embedding(feature, reference, current, floors, alarm_level)
+        min_p = None if family is None else alarm_level / max(family, 1)
+        return _embedding(feature, reference, current, floors, alarm_level, min_p)
     if isinstance(reference, NumericSketch) and isinstance(current, NumericSketch):
         return _numeric(feature, reference, current, method, floors, alarm_level)
     if isinstance(reference, CategoricalSketch) and isinstance(current, CategoricalSketch):
@@ -377,15 +388,19 @@ def _embedding(
     current: EmbeddingSketch,
     floors: Mapping[str, float],
     alarm_level: float,
+    min_p: float | None,
 ) -> list[FeatureDrift]:
     if reference.count < 2 or current.count < 2:
         return []
     ref_vectors, cur_vectors = reference.sample(), current.sample()
     mmd = embeddings.mmd_squared(ref_vectors, cur_vectors)
     centroid = embeddings.centroid_distance(reference.centroid, current.centroid)
-    # The permutation test costs a matrix product: run it only when the effect could alarm.
+    # The permutation test costs a matrix product per batch of permutations: run it only when
+    # the effect could alarm, and only as far as the alarm needs (down to min_p).
     large = Method("mmd", floors["mmd"], "distance").drifted(mmd)
-    p_value = embeddings.mmd_permutation_pvalue(ref_vectors, cur_vectors) if large else None
+    p_value = (
+        embeddings.mmd_permutation_pvalue(ref_vectors, cur_vectors, min_p=min_p) if large else None
+    )
     evidence = _Evidence("mmd_permutation", p_value, "mmd", mmd)
     rows = (reference.count, current.count)
     verdict = _verdict(

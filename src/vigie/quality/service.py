@@ -52,7 +52,7 @@ class QualityService:
     """Drift and quality monitoring of every model that sends samples.
 
     ``appender_factory`` returns a fresh store appender per check; ``clock`` returns Unix
-    seconds (injected so tests and replays control time). ``alarm_level`` (default 0.005) and
+    seconds (injected so tests and replays control time). ``alarm_level`` (default 0.001) and
     ``effect_floors`` (``{"wasserstein": 0.2}``: floors by effect size) tune the drift alarm
     (:mod:`vigie.quality.alarm`); ``methods`` forces a test per feature.
     """
