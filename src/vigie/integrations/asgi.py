@@ -233,6 +233,7 @@ class VigieMiddleware:
         self._request_id = self.config.request_id
         self._exemplars = self.config.exemplars
         self._in_flight = self.metrics.in_flight
+        self._record = self.metrics.record
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # One flat coroutine on purpose: every extra await layer, closure and call costs on each
@@ -241,12 +242,10 @@ class VigieMiddleware:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        root_path = scope.get("root_path", "")
+        root_path = scope.get("root_path")
         if root_path and path.startswith(root_path):
             path = path[len(root_path) :]  # served under a prefix: match the app-relative path
-        if path in self._unrecorded or (
-            self._prefix_excluded and path.startswith(self._prefix_excluded)
-        ):
+        if path in self._unrecorded or path.startswith(self._prefix_excluded):
             if path in self._special and await self._answered(path, scope, send):
                 return
             if self.config.excluded(path):
@@ -254,15 +253,14 @@ class VigieMiddleware:
                 return
 
         start = perf_counter()
-        metrics = self.metrics
         method = scope["method"]
         if method not in KNOWN_METHODS:
             method = OTHER
         scheme = scope.get("scheme", "http")
-        request_size = -1
         token = None
         id_header: tuple[bytes, bytes] | None = None
         try:
+            request_size = -1
             incoming_id: bytes | None = None
             raw_headers = scope["headers"]
             for name, value in raw_headers:
@@ -271,14 +269,16 @@ class VigieMiddleware:
                 elif name == HEADER:
                     incoming_id = value
             if self._request_id:
-                request_id = accept_request_id(incoming_id) if incoming_id is not None else None
+                request_id = None if incoming_id is None else accept_request_id(incoming_id)
                 if request_id is None:
                     request_id = new_request_id()
                     id_header = (HEADER, request_id.encode("ascii"))
                 else:
                     id_header = (HEADER, incoming_id)  # type: ignore[assignment]
                 token = bind_request_id(request_id)
-            active = self._in_flight.get((method, scheme)) or metrics.active_child(method, scheme)
+            active = self._in_flight.get((method, scheme)) or self.metrics.active_child(
+                method, scheme
+            )
             active.inc()
         except Exception:
             log_internal_error("asgi.begin")
@@ -331,16 +331,14 @@ class VigieMiddleware:
             raise
         finally:
             try:
-                if end == 0.0:
+                if not end:
                     end = perf_counter()
-                if error is not None and isinstance(error, Exception):
-                    status = 500
-                elif status == 0:
-                    status = 500  # the app sent no response: the server answers 500
+                if not status or (error is not None and isinstance(error, Exception)):
+                    status = 500  # the app raised, or sent no response: the server answers 500
                 route = self._routes.templates.get(id(scope.get("route")))
                 if route is None:
-                    route = self._routes.template(scope, root_path)
-                metrics.record(
+                    route = self._routes.template(scope, root_path or "")
+                self._record(
                     method,
                     scheme,
                     route,

@@ -2,11 +2,14 @@
 
 Recording a request straight into prometheus-client costs about 2 µs: seven value objects each
 take their lock, and every histogram walks its bounds. :class:`~vigie.sdk.http_metrics.
-HttpServerMetrics` instead appends one tuple per request to :attr:`Folder.pending` (a list
-append is atomic, so threads need no lock) and :meth:`Folder.fold` adds a whole batch at once:
-per label set, one increment per touched bucket, sum and counter. A fold runs
+HttpServerMetrics` instead appends the request's three numbers (duration, request and response
+body sizes) to its label set's :attr:`Series.buffer`, a plain list (``extend`` is one C call,
+atomic, so threads need no lock; numbers are not tracked by the garbage collector), and
+:meth:`Folder.fold` adds whole buffers at once, in C loops (``sorted``, one bisection per
+bucket bound, ``sum``): per label set, one increment per touched bucket, sum and counter.
+A fold runs
 
-* when the buffer holds a batch (on the request that fills it), and
+* when a label set's buffer holds a batch (on the request that fills it), and
 * before any of the HTTP families is collected: :meth:`Folder.hook` wraps the families'
   ``collect``, which every scrape, ``generate_latest`` and ``registry.get_sample_value`` go
   through. The values a scrape reads are therefore exact, whatever the buffer held.
@@ -30,8 +33,8 @@ from __future__ import annotations
 
 import itertools
 import threading
-from bisect import bisect_left
-from collections.abc import Callable, Iterable, Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from prometheus_client import Histogram
@@ -39,10 +42,12 @@ from prometheus_client import values as prometheus_values
 
 from vigie.sdk.failsafe import log_internal_error
 
-__all__ = ["Folder", "InFlight", "Series", "folding_supported"]
+__all__ = ["FIELDS", "Folder", "InFlight", "Series", "folding_supported"]
 
-#: One buffered request: its series, duration, request body size (-1: none), response body size.
-Observation = tuple["Series", float, int, int]
+#: Numbers buffered per request: duration, request body size (-1: no body), response body size.
+FIELDS = 3
+#: What one fold takes out of one label set's buffer: the series and its buffered numbers.
+Observation = tuple["Series", list[float]]
 
 
 def folding_supported(*histograms: Any) -> bool:
@@ -79,6 +84,7 @@ class InFlight:
         self.child = child
         self._started = itertools.count()
         self._finished = itertools.count()
+        # partial(next, counter) calls faster than the counter's ``__next__`` method-wrapper.
         self.inc: Callable[[], int] = self._started.__next__
         self.dec: Callable[[], int] = self._finished.__next__
 
@@ -89,15 +95,21 @@ class InFlight:
 
 
 class Series:
-    """The prometheus-client children of one label set: duration, count and the two sizes."""
+    """The prometheus-client children of one label set, and its buffer of finished requests.
 
-    __slots__ = ("duration", "request_size", "requests", "response_size")
+    ``buffer`` holds :data:`FIELDS` numbers per request not yet folded (``extend`` appends them
+    in one atomic C call; only :meth:`Folder.fold` removes, from the front). A list, not an
+    ``array``: reading an array back would box every number again.
+    """
+
+    __slots__ = ("buffer", "duration", "request_size", "requests", "response_size")
 
     def __init__(self, duration: Any, requests: Any, request_size: Any, response_size: Any) -> None:
         self.duration = _FastHistogram.of(duration)
         self.requests = _fast_value(requests)
         self.request_size = _FastHistogram.of(request_size)
         self.response_size = _FastHistogram.of(response_size)
+        self.buffer: list[float] = []
 
     def observe(
         self,
@@ -117,22 +129,8 @@ class Series:
         self.response_size.observe(response_size)
 
 
-class _Totals:
-    """What one batch adds to one series."""
-
-    __slots__ = ("duration", "durations", "request", "requests", "response", "responses")
-
-    def __init__(self, duration_buckets: int, size_buckets: int) -> None:
-        self.durations = [0] * duration_buckets
-        self.requests = [0] * size_buckets
-        self.responses = [0] * size_buckets
-        self.duration = 0.0
-        self.request = 0
-        self.response = 0
-
-
 class Folder:
-    """The buffer of finished requests of one registry, and the folding of it into the families.
+    """Folds the buffers of one registry's label sets (``series``) into the families.
 
     ``families`` are the metrics whose collection folds first; ``gauge`` is the in-flight gauge,
     published from ``in_flight`` when it is collected.
@@ -145,6 +143,7 @@ class Folder:
         families: Sequence[Any],
         gauge: Any,
         in_flight: Iterable[InFlight],
+        series: Mapping[Any, Series],
     ) -> None:
         duration_bounds, size_bounds = _bounds(duration), _bounds(size)
         if duration_bounds is None or size_bounds is None:
@@ -153,8 +152,7 @@ class Folder:
         self._size_bounds = size_bounds
         self._lock = threading.Lock()
         self._in_flight = list(in_flight)
-        #: Appended to by the request path; only :meth:`fold` removes (from the front).
-        self.pending: list[Observation] = []
+        self._series = series
         for family in families:
             self.hook(family)
         self.hook(gauge, self.publish_in_flight)
@@ -177,13 +175,16 @@ class Folder:
         if not self._lock.acquire(blocking=wait):
             return
         try:
-            pending = self.pending
-            size = len(pending)
-            if size:
-                # Copy, then delete that many from the front: both are atomic, and requests
-                # appended meanwhile stay in the list for the next fold.
-                batch = pending[:size]
-                del pending[:size]
+            batch: list[Observation] = []
+            for series in list(self._series.values()):  # list(): atomic against new series
+                buffer = series.buffer
+                size = len(buffer)
+                if size:
+                    # Copy, then delete that many from the front: both are atomic, and requests
+                    # appended meanwhile stay in the buffer for the next fold.
+                    batch.append((series, buffer[:size]))
+                    del buffer[:size]
+            if batch:
                 self._add(batch)
         except Exception:
             log_internal_error("http_metrics.fold")
@@ -199,25 +200,33 @@ class Folder:
             log_internal_error("http_metrics.in_flight")
 
     def _add(self, batch: list[Observation]) -> None:
-        duration_bounds, size_bounds = self._duration_bounds, self._size_bounds
-        durations, sizes = len(duration_bounds), len(size_bounds)
-        by_series: dict[Series, _Totals] = {}
-        for series, duration, request_size, response_size in batch:
-            totals = by_series.get(series)
-            if totals is None:
-                totals = by_series[series] = _Totals(durations, sizes)
-            totals.duration += duration
-            totals.durations[bisect_left(duration_bounds, duration)] += 1
-            if request_size >= 0:
-                totals.request += request_size
-                totals.requests[bisect_left(size_bounds, request_size)] += 1
-            totals.response += response_size
-            totals.responses[bisect_left(size_bounds, response_size)] += 1
-        for series, totals in by_series.items():
-            series.requests.inc(sum(totals.durations))
-            series.duration.add(totals.durations, totals.duration)
-            series.request_size.add(totals.requests, totals.request)
-            series.response_size.add(totals.responses, totals.response)
+        for series, numbers in batch:
+            durations = numbers[0::FIELDS]
+            requests = numbers[1::FIELDS]
+            responses = numbers[2::FIELDS]
+            series.requests.inc(len(durations))
+            series.duration.add(_counts(self._duration_bounds, durations), sum(durations))
+            without_body = requests.count(-1)
+            if without_body < len(requests):
+                counts = _counts(self._size_bounds, requests)
+                counts[0] -= without_body  # -1 (no body) fell in the first bucket: not a size
+                series.request_size.add(counts, sum(requests) + without_body)
+            series.response_size.add(_counts(self._size_bounds, responses), sum(responses))
+
+
+def _counts(bounds: Sequence[float], values: Iterable[float]) -> list[int]:
+    """How many ``values`` fall in each bucket (``value <= bound``, as prometheus-client counts).
+
+    Sorting is one C loop over the batch; then each bound is one bisection, whatever the size.
+    """
+    ordered = sorted(values)
+    counts = []
+    below = 0
+    for bound in bounds:
+        upto = bisect_right(ordered, bound)
+        counts.append(upto - below)
+        below = upto
+    return counts
 
 
 class _FastHistogram:
