@@ -438,7 +438,7 @@ async def test_internal_error_before_the_app_still_serves(
         raise OSError("vigie bug")
 
     monkeypatch.setattr(asgi, "bind_request_id", broken)
-    app = vigie.instrument_asgi(starlette_app(), registry=registry)
+    app = vigie.instrument_asgi(starlette_app(), registry=registry, request_id=True)
     with swallowing_internal_errors():
         async with client(app) as http:
             response = await http.get("/hello/ada")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 import vigie
 from vigie.exceptions import InstrumentationError
+from vigie.sdk import configuration
 from vigie.sdk.request_context import current_request_id
 
 DURATION = "http_server_request_duration_seconds"
@@ -165,7 +167,7 @@ async def test_exception_counts_500_and_is_reraised_untouched(registry: Collecto
 
 async def test_request_id_generated_echoed_and_bound(registry: CollectorRegistry) -> None:
     """X-Request-ID is echoed when valid, generated otherwise, and visible to the handler."""
-    app = vigie.instrument_fastapi(build_app(), registry=registry)
+    app = vigie.instrument_fastapi(build_app(), registry=registry, request_id=True)
     async with client(app) as http:
         given = await http.get("/items/1", headers={"X-Request-ID": "req-abc.123"})
         generated = await http.get("/items/2")
@@ -176,6 +178,38 @@ async def test_request_id_generated_echoed_and_bound(registry: CollectorRegistry
     assert generated.json()["request_id"] == generated.headers["x-request-id"]
     assert hostile.headers["x-request-id"] != "x" * 200
     assert current_request_id() is None
+
+
+async def test_request_ids_follow_vigie_logging_by_default(
+    registry: CollectorRegistry, tmp_path: Path
+) -> None:
+    """By default ids are on while vigie.configure() has logging installed, and off otherwise."""
+    app = vigie.instrument_fastapi(build_app(), registry=registry)
+    forced_off = vigie.instrument_fastapi(build_app(), registry=registry, request_id=False)
+    async with client(app) as http, client(forced_off) as off_http:
+        before = await http.get("/items/1")
+        try:
+            vigie.configure(
+                "faq-bot",
+                logs={"file": str(tmp_path / "app.log"), "stream": "none"},
+                traces=False,
+                registry=registry,
+                environ={},
+            )
+            during = await http.get("/items/2", headers={"X-Request-ID": "req-7"})
+            forced = await off_http.get("/items/3", headers={"X-Request-ID": "req-8"})
+        finally:
+            configuration.shutdown()
+        after = await http.get("/items/4")
+    assert "x-request-id" not in before.headers
+    assert before.json()["request_id"] is None
+    assert during.headers["x-request-id"] == "req-7"
+    assert during.json()["request_id"] == "req-7"
+    assert "x-request-id" not in forced.headers
+    assert forced.json()["request_id"] is None
+    assert "x-request-id" not in after.headers
+    with pytest.raises(InstrumentationError, match="request_id"):
+        vigie.instrument_fastapi(build_app(), registry=registry, request_id="yes")
 
 
 async def test_metrics_and_health_served_and_not_recorded(registry: CollectorRegistry) -> None:

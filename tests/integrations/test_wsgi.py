@@ -110,7 +110,7 @@ def flask_app() -> Flask:
 
 def test_flask_templates_sizes_and_request_id(registry: CollectorRegistry) -> None:
     """Flask rules become templates; body sizes and X-Request-ID work through a real server."""
-    app = vigie.instrument_wsgi(flask_app(), registry=registry)
+    app = vigie.instrument_wsgi(flask_app(), registry=registry, request_id=True)
     assert isinstance(app, Flask)
     with serving(app) as http:
         first = http.get("/items/1", headers={"X-Request-ID": "flask-req-1"})

@@ -40,7 +40,9 @@ from vigie.sdk.health import default_health
 from vigie.sdk.http_metrics import KNOWN_METHODS, OTHER, HttpServerMetrics
 from vigie.sdk.request_context import (
     HEADER,
+    RequestIdSwitch,
     accept_request_id,
+    automatic_ids,
     bind_request_id,
     new_request_id,
     reset_request_id,
@@ -72,7 +74,11 @@ class MiddlewareConfig:
     - ``metrics_path``: where the middleware answers scrapes; None to not serve metrics.
     - ``serve_health``: answer ``/health``, ``/health/live``, ``/health/ready``.
     - ``unmatched_route``: the ``http_route`` of requests that matched no route.
-    - ``request_id``: bind and return ``X-Request-ID``.
+    - ``request_id``: bind the request id (``X-Request-ID`` from the client when well-formed, else
+      generated) and return it in ``X-Request-ID``. ``None`` (the default): while
+      :func:`vigie.configure` has vigie's logging installed, whose lines carry the id; ``True``:
+      always (an app that reads :func:`~vigie.sdk.request_context.current_request_id` itself);
+      ``False``: never.
     - ``route_resolver``: ``scope -> template or None`` for ASGI apps that are not Starlette.
     - ``exemplars``: attach the trace of the current span to latency observations even when
       vigie's tracing is off (another OpenTelemetry setup made the span). With vigie's tracing on,
@@ -90,7 +96,7 @@ class MiddlewareConfig:
     metrics_path: str | None = "/metrics"
     serve_health: bool = True
     unmatched_route: str = ""
-    request_id: bool = True
+    request_id: bool | None = None
     route_resolver: Callable[[Scope], str | None] | None = None
     exemplars: bool = False
     endpoint_token: str | None = None
@@ -121,6 +127,10 @@ class MiddlewareConfig:
             self, "exact_excluded", frozenset(p for p in paths if not p.endswith("*"))
         )
         object.__setattr__(self, "prefix_excluded", tuple(p[:-1] for p in paths if p.endswith("*")))
+        if self.request_id not in (None, True, False):
+            raise InstrumentationError(
+                f"request_id must be None, True or False: {self.request_id!r}"
+            )
         if self.endpoint_token is not None and (
             not isinstance(self.endpoint_token, str) or len(self.endpoint_token) < 16
         ):
@@ -149,6 +159,12 @@ class MiddlewareConfig:
             if not compare_digest(authorization.encode("latin-1", "replace"), expected):
                 return 401
         return 0
+
+    def request_ids(self) -> RequestIdSwitch:
+        """The switch a middleware reads per request: fixed, or vigie's logging's own."""
+        if self.request_id is None:
+            return automatic_ids
+        return RequestIdSwitch(self.request_id)
 
     def excluded(self, path: str) -> bool:
         """True when requests to ``path`` are not recorded."""
@@ -230,7 +246,7 @@ class VigieMiddleware:
         # The per-request path reads these plain attributes, not the frozen config.
         self._unrecorded = frozenset(self._special | self.config.exact_excluded)
         self._prefix_excluded = self.config.prefix_excluded
-        self._request_id = self.config.request_id
+        self._request_ids = self.config.request_ids()
         self._exemplars = self.config.exemplars
         self._in_flight = self.metrics.in_flight
         self._record = self.metrics.record
@@ -268,7 +284,7 @@ class VigieMiddleware:
                     request_size = int(value) if value.isdigit() else 0
                 elif name == HEADER:
                     incoming_id = value
-            if self._request_id:
+            if self._request_ids.enabled:
                 request_id = None if incoming_id is None else accept_request_id(incoming_id)
                 if request_id is None:
                     request_id = new_request_id()

@@ -85,6 +85,7 @@ class VigieWSGIMiddleware:
             raise InstrumentationError("give either config= or options, not both")
         self.app = app
         self.config = config if config is not None else MiddlewareConfig(**options)
+        self.request_ids = self.config.request_ids()
         self.metrics = HttpServerMetrics(
             self.config.registry, unmatched_route=self.config.unmatched_route
         )
@@ -201,8 +202,7 @@ class _Request:
         return _Body(self, body)
 
     def _begin(self) -> None:
-        config = self._middleware.config
-        if config.request_id:
+        if self._middleware.request_ids.enabled:
             request_id = accept_request_id(
                 environ_id.encode("latin-1")
                 if (environ_id := self._environ.get("HTTP_X_REQUEST_ID"))

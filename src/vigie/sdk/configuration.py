@@ -42,7 +42,7 @@ from prometheus_client import CollectorRegistry
 
 from vigie import environment_variables as env
 from vigie.exceptions import ConfigurationError
-from vigie.sdk import tracing
+from vigie.sdk import request_context, tracing
 from vigie.sdk.log_format import ConsoleFormatter, JsonFormatter
 from vigie.sdk.log_shipping import (
     DroppingQueueHandler,
@@ -297,6 +297,7 @@ def configure(
             _install_traces(config)
             if config.logs.enabled:
                 _install_logs(installed, registry)
+                request_context.automatic_ids.enabled = True  # log lines carry request ids
         except BaseException:
             _uninstall(installed)
             raise
@@ -383,6 +384,7 @@ def _install_logs(installed: _Installed, registry: CollectorRegistry | None) -> 
 
 
 def _uninstall(installed: _Installed) -> None:
+    request_context.automatic_ids.enabled = False
     root = logging.getLogger()
     if installed.handler is not None:
         root.removeHandler(installed.handler)

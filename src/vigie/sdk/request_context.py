@@ -5,6 +5,11 @@ sent a well-formed one, generates one otherwise, binds it here for the duration 
 and returns it in the ``X-Request-ID`` response header. Log records and error reports read it with
 :func:`current_request_id`, so one id follows a request from the proxy to the app's logs.
 
+Request ids belong with vigie's logging: the middlewares' default (``request_id=None``) binds and
+returns them while :func:`vigie.configure` has installed vigie's logging, whose every line carries
+the id (:data:`automatic_ids`); ``request_id=True`` keeps them on without it (the app reads
+:func:`current_request_id` itself), ``False`` turns them off.
+
 A generated id is a random per-process prefix and a counter, 32 hex digits: unique without the
 cost of ``uuid4()`` on every request. An incoming id is kept only if it is 1 to 128 characters of
 ``A-Z a-z 0-9 . _ : -``, so a client cannot inject text into logs.
@@ -28,7 +33,9 @@ from contextvars import ContextVar, Token
 
 __all__ = [
     "HEADER",
+    "RequestIdSwitch",
     "accept_request_id",
+    "automatic_ids",
     "bind_request_id",
     "current_request_id",
     "new_request_id",
@@ -42,6 +49,24 @@ _request_id: ContextVar[str | None] = ContextVar("vigie_request_id", default=Non
 _valid = re.compile(rb"[A-Za-z0-9._:\-]{1,128}")
 _prefix = os.urandom(8).hex()
 _counter = itertools.count(1)
+
+
+class RequestIdSwitch:
+    """Whether a middleware binds and returns request ids: one attribute read per request.
+
+    >>> RequestIdSwitch(True).enabled
+    True
+    """
+
+    __slots__ = ("enabled",)
+
+    def __init__(self, enabled: bool = False) -> None:
+        self.enabled = enabled
+
+
+#: On while :func:`vigie.configure` has vigie's logging installed; followed by the middlewares
+#: left at ``request_id=None``.
+automatic_ids = RequestIdSwitch()
 
 
 def current_request_id() -> str | None:
