@@ -38,6 +38,7 @@ vigie:
     tls: {cert_file: cert.pem, key_file: key.pem}
     cors_origins: [https://grafana.example.org/]
     allowed_hosts: [Vigie.LAN]
+    trusted_proxies: [10.0.0.0/8, 127.0.0.1]
     limits: {max_body_size: 1MB, ingest_rate: 50, ingest_burst: 100, login_rate: 0.5,
              login_burst: 3, session_ttl: 1h}
 """
@@ -49,6 +50,7 @@ vigie:
     }  # fmt: skip
     assert settings.cors_origins == ("https://grafana.example.org",)
     assert settings.allowed_hosts == ("vigie.lan",)
+    assert settings.trusted_proxies == ("10.0.0.0/8", "127.0.0.1")
     assert settings.max_body_size_bytes == 1 << 20  # Prometheus units: MB is 2^20
     assert (settings.ingest_rate, settings.ingest_burst) == (50.0, 100)
     assert (settings.login_rate, settings.login_burst, settings.session_ttl_ms) == (
@@ -63,6 +65,10 @@ vigie:
     [
         ("auth: maybe", "vigie.yml:4: vigie.security.auth: expected auto, on or off, got 'maybe'"),
         ("cors_origins: ['*']", "vigie.yml:4: vigie.security.cors_origins[0]: expected an origin"),
+        (
+            "trusted_proxies: [10.0.0.0/8, proxy.lan]",
+            "vigie.yml:4: vigie.security.trusted_proxies[1]: expected an address or network",
+        ),
         ("tls: {cert_file: c.pem}", "vigie.yml:4: vigie.security.tls: give both"),
         ("tls: {cert_file: c.pem, key_file: k.pem}", "vigie.security.tls.cert_file: no such file"),
         ("limits: {ingest_rate: -1}", "vigie.yml:4: vigie.security.limits.ingest_rate: expected"),

@@ -213,6 +213,38 @@ def test_ingest_and_login_rate_limits(tmp_path: Path) -> None:
     assert logins == [401, 401, 429]
 
 
+def test_rate_limits_key_on_the_client_behind_a_trusted_proxy(tmp_path: Path) -> None:
+    """Behind a trusted proxy each client has its own bucket; a forged hop does not help."""
+    store = TokenStore(tmp_path)
+    store.load_or_create()
+    app = SecurityMiddleware(
+        Starlette(routes=[Route("/api/v1/write", _echo, methods=["POST"])]),
+        settings=SecuritySettings(ingest_rate=0.001, ingest_burst=2,
+                                  trusted_proxies=("10.0.0.0/8",)),
+        tokens=None,
+        auth_enabled=False,
+    )  # fmt: skip
+    proxy = TestClient(app, base_url="http://vigie.test", client=("10.1.2.3", 40000))
+
+    def post(forwarded: str) -> int:
+        response = proxy.post("/api/v1/write", content=b"x", headers={"X-Forwarded-For": forwarded})
+        return response.status_code
+
+    assert [post("203.0.113.5") for _ in range(3)] == [200, 200, 429]
+    assert post("198.51.100.7") == 200  # another client behind the same proxy
+    # The client wrote its own X-Forwarded-For; the proxy appended the address it saw.
+    assert post("198.51.100.99, 203.0.113.5") == 429
+    assert post("198.51.100.7, 10.9.9.9") == 200  # trusted hops are skipped, right to left
+    assert post("198.51.100.7, 10.9.9.9") == 429
+    # A peer that is not a trusted proxy cannot choose its bucket with the header.
+    direct = TestClient(app, base_url="http://vigie.test", client=("192.0.2.44", 40000))
+    codes = [
+        direct.post("/api/v1/write", content=b"x", headers={"X-Forwarded-For": f"192.0.2.{n}"})
+        for n in range(3)
+    ]
+    assert [response.status_code for response in codes] == [200, 200, 429]
+
+
 def test_token_bucket_refills_and_survives_clock_jumps() -> None:
     """Tokens come back at the rate; a backwards clock jump does not drain or overfill."""
     now = [100.0]

@@ -7,6 +7,8 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -89,13 +91,16 @@ def test_auto_auth_beyond_loopback(tmp_path: Path) -> None:
         _stop(process)
 
 
-def test_tls_from_a_certificate_pair(tmp_path: Path) -> None:
-    """vigie.security.tls serves HTTPS with the given certificate, with HSTS; plain HTTP fails."""
+@contextmanager
+def _tls_server(tmp_path: Path, settings: str) -> Iterator[tuple[str, ssl.SSLContext, int]]:
+    """A real vigie server under TLS (auth on) with ``settings`` added to its config.
+
+    Yields its https URL, a client context trusting its self-signed certificate, and its port.
+    """
     cert, key = self_signed_pair(tmp_path)
     config = tmp_path / "vigie.yml"
     config.write_text(
-        "vigie:\n  self_monitoring: {enabled: false}\n  security:\n    auth: on\n"
-        f"    tls: {{cert_file: {cert}, key_file: {key}}}\n"
+        settings + f"  security:\n    auth: on\n    tls: {{cert_file: {cert}, key_file: {key}}}\n"
     )
     port = free_port()
     process = _start(config, tmp_path / "data", f"127.0.0.1:{port}")
@@ -103,6 +108,15 @@ def test_tls_from_a_certificate_pair(tmp_path: Path) -> None:
     context = ssl.create_default_context(cafile=str(cert))
     try:
         _wait(process, url, verify=context)
+        yield url, context, port
+    finally:
+        _stop(process)
+
+
+def test_tls_from_a_certificate_pair(tmp_path: Path) -> None:
+    """vigie.security.tls serves HTTPS with the given certificate, with HSTS; plain HTTP fails."""
+    settings = "vigie:\n  self_monitoring: {enabled: false}\n"
+    with _tls_server(tmp_path, settings) as (url, context, port):
         tokens = TokenStore(tmp_path / "data").current()
         response = httpx.get(
             url + "/api/v1/status/buildinfo",
@@ -114,25 +128,15 @@ def test_tls_from_a_certificate_pair(tmp_path: Path) -> None:
         assert httpx.get(url + "/api/v1/labels", verify=context).status_code == 401
         with pytest.raises(httpx.HTTPError):
             httpx.get(f"http://127.0.0.1:{port}/-/healthy", timeout=3).raise_for_status()
-    finally:
-        _stop(process)
 
 
 def test_tls_self_scrape_is_up(tmp_path: Path) -> None:
     """Under TLS with auth on, the self-scrape uses https, the pinned certificate and its token."""
-    cert, key = self_signed_pair(tmp_path)
-    config = tmp_path / "vigie.yml"
-    config.write_text(
+    settings = (
         "global: {scrape_interval: 1s}\n"
         "vigie:\n  self_monitoring: {scrape_interval: 1s}\n  telemetry: {enabled: false}\n"
-        f"  security:\n    auth: on\n    tls: {{cert_file: {cert}, key_file: {key}}}\n"
     )
-    port = free_port()
-    process = _start(config, tmp_path / "data", f"127.0.0.1:{port}")
-    url = f"https://127.0.0.1:{port}"
-    context = ssl.create_default_context(cafile=str(cert))
-    try:
-        _wait(process, url, verify=context)
+    with _tls_server(tmp_path, settings) as (url, context, port):
         viewer = {"Authorization": f"Bearer {TokenStore(tmp_path / 'data').current().viewer}"}
         deadline = time.monotonic() + 20
         result: list[dict[str, object]] = []
@@ -148,5 +152,3 @@ def test_tls_self_scrape_is_up(tmp_path: Path) -> None:
         (target,) = targets["data"]["activeTargets"]
         assert target["scrapeUrl"] == f"https://127.0.0.1:{port}/metrics"
         assert (target["health"], target["lastError"]) == ("up", "")
-    finally:
-        _stop(process)

@@ -35,6 +35,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from vigie.sdk import instruments
 from vigie.sdk.cost import PriceBook, TokenUsage, default_price_book
 from vigie.sdk.failsafe import guard
+from vigie.sdk.timed_scope import TimedScope
 
 __all__ = [
     "CHUNK_BUCKETS",
@@ -435,7 +436,7 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
-class LLMTracker:
+class LLMTracker(TimedScope[LLMCall]):
     """Context manager (sync or async) and decorator returned by :func:`track_llm`."""
 
     def __init__(
@@ -463,28 +464,6 @@ class LLMTracker:
     def _close(self, error: BaseException | None) -> None:
         if self._call is not None:
             self._call.finish(error)
-
-    def __enter__(self) -> LLMCall:
-        return self._open()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._close(exc)
-
-    async def __aenter__(self) -> LLMCall:
-        return self._open()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._close(exc)
 
     def _fresh(self) -> LLMTracker:
         provider, operation, model = self._args

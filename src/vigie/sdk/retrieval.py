@@ -23,13 +23,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from time import perf_counter
-from types import TracebackType
 
 from prometheus_client import CollectorRegistry
 
 from vigie.sdk import instruments
 from vigie.sdk.failsafe import guard
 from vigie.sdk.genai import error_type
+from vigie.sdk.timed_scope import TimedScope
 
 __all__ = [
     "RESULT_BUCKETS",
@@ -152,7 +152,7 @@ def record_added(retriever: str, count: int, *, registry: CollectorRegistry | No
             _metrics(registry).added.labels(retriever).inc(count)
 
 
-class RetrievalSearch:
+class RetrievalSearch(TimedScope["RetrievalSearch"]):
     """One search timed by :func:`track_retrieval`; report its findings with :meth:`set_results`."""
 
     def __init__(self, retriever: str, registry: CollectorRegistry | None) -> None:
@@ -167,30 +167,11 @@ class RetrievalSearch:
         self.results = count
         self.top_score = top_score
 
-    def __enter__(self) -> RetrievalSearch:
+    def _open(self) -> RetrievalSearch:
         self.start = perf_counter()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._finish(exc)
-
-    async def __aenter__(self) -> RetrievalSearch:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._finish(exc)
-
-    def _finish(self, error: BaseException | None) -> None:
+    def _close(self, error: BaseException | None) -> None:
         duration = perf_counter() - self.start
         results: list[int] = [] if self.results is None else [self.results]
         record_search(

@@ -147,6 +147,8 @@ class SecuritySettings:
     login_rate: float = 0.2
     login_burst: int = 5
     session_ttl_ms: int = 12 * 3_600_000
+    #: Reverse proxies (addresses or networks) whose ``X-Forwarded-For`` names the client.
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def tls(self) -> bool:
@@ -157,7 +159,7 @@ def security_settings(reader: _Reader, node: yaml.Node, field: str) -> SecurityS
     """Read the ``vigie.security`` section, errors located as ``file:line: field: reason``."""
     from vigie.server.config import parse_size
 
-    keys = {"auth", "tls", "cors_origins", "allowed_hosts", "limits"}
+    keys = {"auth", "tls", "cors_origins", "allowed_hosts", "limits", "trusted_proxies"}
     parts = reader.fields(node, field, keys)
     changes: dict[str, Any] = {}
     if "auth" in parts:
@@ -189,6 +191,17 @@ def security_settings(reader: _Reader, node: yaml.Node, field: str) -> SecurityS
     if "allowed_hosts" in parts:
         hosts = reader.strings(*parts["allowed_hosts"])
         changes["allowed_hosts"] = tuple(host.lower() for host in hosts)
+    if "trusted_proxies" in parts:
+        proxies = reader.strings(*parts["trusted_proxies"])
+        for index, proxy in enumerate(proxies):
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                item = parts["trusted_proxies"][0].value[index]
+                raise reader.fail(item, f"{parts['trusted_proxies'][1]}[{index}]",
+                                  f"expected an address or network like 10.0.0.0/8, "
+                                  f"got {proxy!r}") from None  # fmt: skip
+        changes["trusted_proxies"] = tuple(proxies)
     if "limits" in parts:
         limit_keys = {"max_body_size", "ingest_rate", "ingest_burst", "login_rate", "login_burst",
                       "session_ttl"}  # fmt: skip
@@ -319,8 +332,39 @@ class SecurityMiddleware:
         self.allowed_hosts = frozenset(settings.allowed_hosts)
         self.ingest_limit = TokenBucket(settings.ingest_rate, settings.ingest_burst, clock=clock)
         self.login_limit = TokenBucket(settings.login_rate, settings.login_burst, clock=clock)
+        self._proxies = tuple(
+            ipaddress.ip_network(proxy, strict=False) for proxy in settings.trusted_proxies
+        )
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
         self._extra = [*_HEADERS, _HSTS] if settings.tls else list(_HEADERS)
+
+    def client_address(self, scope: Scope) -> str:
+        """The client's address, for rate limits and logs: the TCP peer, or behind a trusted
+        reverse proxy the nearest untrusted address of ``X-Forwarded-For`` (read right to left,
+        as each proxy appends the address it received from, so a client cannot forge its way
+        past the proxies: an address it wrote itself sits left of the one its proxy saw).
+        """
+        peer = _client(scope)
+        if not self._proxies or not self._trusted(peer):
+            return peer
+        # Every X-Forwarded-For line, in order: a proxy may add its own line after the client's.
+        lines = [
+            value.decode("latin-1")
+            for name, value in scope.get("headers", ())
+            if name.lower() == b"x-forwarded-for"
+        ]
+        forwarded = [part.strip() for part in ",".join(lines).split(",")]
+        for address in reversed([part for part in forwarded if part]):
+            if not self._trusted(address):
+                return address
+        return peer
+
+    def _trusted(self, address: str) -> bool:
+        try:
+            parsed = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(parsed in network for network in self._proxies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -349,7 +393,7 @@ class SecurityMiddleware:
         if method not in _SAFE_METHODS and not cors and not _same_origin(scope, headers):
             await reply.error(403, "forbidden", "cross-site request refused (Origin mismatch)")
             return
-        client = _client(scope)
+        client = self.client_address(scope)
         if path in INGEST_PATHS and method == "POST" and not self.ingest_limit.allow(client):
             await reply.error(429, "too_many_requests", "ingest rate limit exceeded",
                               retry_after=self.ingest_limit.retry_after())  # fmt: skip
@@ -451,7 +495,7 @@ class SecurityMiddleware:
         target = _safe_next((form.get("next") or ["/ui/"])[0])
         role = self.tokens.role_of(token) if token else None
         if role is None:
-            logger.warning("failed login from %s", _client(scope))
+            logger.warning("failed login from %s", self.client_address(scope))
             await reply.html(401, _login_page(target, failed=True))
             return
         session_id = secrets.token_urlsafe(32)

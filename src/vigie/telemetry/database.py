@@ -20,6 +20,7 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import sqlite3
 import threading
@@ -30,9 +31,13 @@ from typing import Any
 
 from vigie.exceptions import TelemetryError
 
-__all__ = ["Database"]
+__all__ = ["Database", "TimedTable", "compact_json"]
 
 _BUSY_TIMEOUT_MS = 5000
+
+#: JSON text of a stored field: compact, UTF-8 kept, unknown types as ``str``. One encoder for
+#: every row: ``json.dumps`` with options builds a new encoder per call.
+compact_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
 
 
 class Database:
@@ -171,3 +176,37 @@ def _explain(error: sqlite3.Error) -> str:
     if "full" in text:
         return f"{text} (the disk is full)"
     return text
+
+
+class TimedTable:
+    """A store of timed records in one table of a :class:`Database`: count, retention, close.
+
+    The log and span stores share it; ``table`` and ``time_column`` (nanoseconds) name what
+    retention deletes by.
+    """
+
+    def __init__(self, path: Path, schema: str, table: str, time_column: str) -> None:
+        self.database = Database(path, schema)
+        self._table = table
+        self._time_column = time_column
+
+    def count(self) -> int:
+        """How many records are stored."""
+        return int(self.database.read(f"SELECT count(*) FROM {self._table}")[0][0])  # noqa: S608
+
+    def delete_older_than(self, cutoff_ns: int) -> int:
+        """Delete records older than ``cutoff_ns`` (by the time column); returns how many."""
+        with self.database.writing() as connection:
+            deleted = connection.execute(
+                f"DELETE FROM {self._table} WHERE {self._time_column} < ?",  # noqa: S608
+                (cutoff_ns,),
+            )
+            return int(deleted.rowcount)
+
+    def shrink_to(self, max_bytes: int) -> int:
+        """Delete the oldest records until the data fits in ``max_bytes`` (aiming at 90% of it)."""
+        return self.database.trim(self._table, self._time_column, max_bytes)
+
+    def close(self) -> None:
+        """Close the database (committed records are on disk)."""
+        self.database.close()

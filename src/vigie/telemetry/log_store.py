@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from vigie.telemetry.database import Database
+from vigie.telemetry.database import TimedTable, compact_json
 from vigie.telemetry.records import LogRecord, level_range
 
 __all__ = ["LOG_COLUMNS", "LogStore", "log_from_row"]
@@ -81,15 +81,11 @@ def log_from_row(row: Sequence[Any]) -> tuple[int, LogRecord]:
     )
 
 
-# One encoder for every row: json.dumps with options builds a new encoder per call.
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
-
-
-class LogStore:
+class LogStore(TimedTable):
     """Log records in ``path`` (SQLite, WAL, FTS5): batch writes, retention by age and size."""
 
     def __init__(self, path: Path) -> None:
-        self.database = Database(path, _SCHEMA)
+        super().__init__(path, _SCHEMA, "logs", "time_ns")
 
     def write(self, records: Sequence[LogRecord]) -> None:
         """Insert ``records`` in one transaction: all of them are committed, or none."""
@@ -111,8 +107,8 @@ class LogStore:
                     record.trace_id.lower() if record.trace_id else None,
                     record.span_id.lower() if record.span_id else None,
                     record.request_id,
-                    _dumps(record.attributes) if record.attributes else "{}",
-                    _dumps(record.resource) if record.resource else "{}",
+                    compact_json(record.attributes) if record.attributes else "{}",
+                    compact_json(record.resource) if record.resource else "{}",
                     record.scope,
                     record.source,
                 )
@@ -124,22 +120,3 @@ class LogStore:
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 rows,
             )
-
-    def count(self) -> int:
-        """How many records are stored."""
-        return int(self.database.read("SELECT count(*) FROM logs")[0][0])
-
-    def delete_older_than(self, cutoff_ns: int) -> int:
-        """Delete records older than ``cutoff_ns``; returns how many."""
-        with self.database.writing() as connection:
-            return int(
-                connection.execute("DELETE FROM logs WHERE time_ns < ?", (cutoff_ns,)).rowcount
-            )
-
-    def shrink_to(self, max_bytes: int) -> int:
-        """Delete the oldest records until the data fits in ``max_bytes`` (aiming at 90% of it)."""
-        return self.database.trim("logs", "time_ns", max_bytes)
-
-    def close(self) -> None:
-        """Close the database (committed records are on disk)."""
-        self.database.close()

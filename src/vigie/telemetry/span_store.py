@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from vigie.telemetry.database import Database
+from vigie.telemetry.database import TimedTable, compact_json
 from vigie.telemetry.records import Span
 
 __all__ = ["SPAN_COLUMNS", "SpanStore", "span_from_row"]
@@ -90,19 +90,18 @@ def span_from_row(row: Sequence[Any]) -> Span:
     )
 
 
-# One encoder for every row: json.dumps with options builds a new encoder per call.
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+class SpanStore(TimedTable):
+    """Spans in ``path`` (SQLite, WAL): batch writes, lookups, retention by age and size.
 
-
-class SpanStore:
-    """Spans in ``path`` (SQLite, WAL): batch writes, lookups, retention by age and size."""
+    Retention goes by start time: a span older than the cutoff is deleted whole.
+    """
 
     def __init__(self, path: Path) -> None:
-        self.database = Database(path, _SCHEMA)
+        super().__init__(path, _SCHEMA, "spans", "start_ns")
         self._resource_ids: dict[str, int] = {}
 
     def _resource_id(self, connection: sqlite3.Connection, resource: dict[str, Any]) -> int:
-        text = _dumps(resource)
+        text = compact_json(resource)
         found = self._resource_ids.get(text)
         if found is None:
             connection.execute("INSERT OR IGNORE INTO resources(attributes) VALUES (?)", (text,))
@@ -138,9 +137,9 @@ class SpanStore:
                         span.duration_ns,
                         span.status_code,
                         span.status_message,
-                        _dumps(span.attributes) if span.attributes else "{}",
-                        _dumps(span.events) if span.events else _EMPTY_LIST,
-                        _dumps(span.links) if span.links else _EMPTY_LIST,
+                        compact_json(span.attributes) if span.attributes else "{}",
+                        compact_json(span.events) if span.events else _EMPTY_LIST,
+                        compact_json(span.links) if span.links else _EMPTY_LIST,
                         resource_id,
                         span.scope,
                     )
@@ -160,21 +159,3 @@ class SpanStore:
             (trace_id.lower(),),
         )
         return [span_from_row(row) for row in rows]
-
-    def count(self) -> int:
-        """How many spans are stored."""
-        return int(self.database.read("SELECT count(*) FROM spans")[0][0])
-
-    def delete_older_than(self, cutoff_ns: int) -> int:
-        """Delete spans that started before ``cutoff_ns``; returns how many."""
-        with self.database.writing() as connection:
-            deleted = connection.execute("DELETE FROM spans WHERE start_ns < ?", (cutoff_ns,))
-            return int(deleted.rowcount)
-
-    def shrink_to(self, max_bytes: int) -> int:
-        """Delete the oldest spans until the data fits in ``max_bytes`` (aiming at 90% of it)."""
-        return self.database.trim("spans", "start_ns", max_bytes)
-
-    def close(self) -> None:
-        """Close the database (committed spans are on disk)."""
-        self.database.close()
