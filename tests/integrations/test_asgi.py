@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import Mount, Route
 
 import vigie
+from support.http_series import count, labels
 from vigie.exceptions import InstrumentationError
 from vigie.integrations import asgi
 from vigie.integrations.asgi import VigieMiddleware
@@ -27,19 +28,6 @@ from vigie.sdk.failsafe import swallowing_internal_errors
 from vigie.sdk.http_metrics import HttpServerMetrics
 
 ACTIVE = "http_server_active_requests"
-
-
-def labels(route: str, status: int, method: str = "GET") -> dict[str, str]:
-    return {
-        "http_request_method": method,
-        "url_scheme": "http",
-        "http_route": route,
-        "http_response_status_code": str(status),
-    }
-
-
-def count(registry: CollectorRegistry, route: str, status: int, method: str = "GET") -> Any:
-    return registry.get_sample_value("http_server_requests_total", labels(route, status, method))
 
 
 def scope(path: str, method: str = "GET", headers: list[tuple[bytes, bytes]] | None = None) -> Any:

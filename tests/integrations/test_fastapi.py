@@ -11,26 +11,12 @@ from fastapi import APIRouter, FastAPI, HTTPException
 from prometheus_client import CollectorRegistry
 
 import vigie
+from support.http_series import count, labels
 from vigie.exceptions import InstrumentationError
 from vigie.sdk import configuration
 from vigie.sdk.request_context import current_request_id
 
 DURATION = "http_server_request_duration_seconds"
-
-
-def labels(route: str, status: int, method: str = "GET") -> dict[str, str]:
-    return {
-        "http_request_method": method,
-        "url_scheme": "http",
-        "http_route": route,
-        "http_response_status_code": str(status),
-    }
-
-
-def count(
-    registry: CollectorRegistry, route: str, status: int, method: str = "GET"
-) -> float | None:
-    return registry.get_sample_value("http_server_requests_total", labels(route, status, method))
 
 
 def build_app() -> FastAPI:

@@ -16,20 +16,8 @@ from prometheus_client import CollectorRegistry
 from werkzeug.serving import make_server
 
 import vigie
+from support.http_series import count, labels
 from vigie.sdk.request_context import current_request_id
-
-
-def labels(route: str, status: int, method: str = "GET") -> dict[str, str]:
-    return {
-        "http_request_method": method,
-        "url_scheme": "http",
-        "http_route": route,
-        "http_response_status_code": str(status),
-    }
-
-
-def count(registry: CollectorRegistry, route: str, status: int, method: str = "GET") -> Any:
-    return registry.get_sample_value("http_server_requests_total", labels(route, status, method))
 
 
 class _Closed:

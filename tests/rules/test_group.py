@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 import time
 import urllib.request
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from support import free_port, require_binary
+from support.prometheus import running_prometheus
 from vigie.query.engine import Engine
 from vigie.query.result import InstantVector, Sample
 from vigie.rules.alerting import Alert
@@ -162,21 +162,8 @@ def test_schedule_phase_matches_real_prometheus(tmp_path: Path) -> None:
     config = tmp_path / "prometheus.yml"
     config.write_text("global:\n  evaluation_interval: 2s\nrule_files:\n  - rules.yml\n")
     port = free_port()
-    process = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+    with running_prometheus(binary, config, tmp_path / "data", port):
         groups = _wait_for_evaluations(port, len(names))
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
     for group in groups:
         ours = RuleGroup(RuleGroupSpec(group["name"], (), interval_ms=2000, path=group["file"]))
         expected_ns = ours.hash() % 2_000_000_000

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from support import free_port, require_binary
+from support.prometheus import running_prometheus
 from vigie.server.api import format_value
 from vigie.store.interface import STALE_NAN
 
@@ -163,31 +164,21 @@ def test_real_prometheus_federates_from_vigie(live_server: LiveServer, tmp_path:
         "    metrics_path: /federate\n    params: {'match[]': ['{job=\"api\"}']}\n"
         f"    static_configs: [{{targets: ['{live_server.address}']}}]\n"
     )
-    log = tmp_path / "prometheus.log"
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{port}"],
-            stdout=sink, stderr=sink,
-        )  # fmt: skip
-    try:
+    with running_prometheus(binary, config, tmp_path / "tsdb", port) as prometheus:
         deadline = time.monotonic() + 30
         result: list[Any] = []
         while time.monotonic() < deadline and not result:
             time.sleep(0.5)
             try:
                 result = httpx.get(
-                    f"http://127.0.0.1:{port}/api/v1/query", params={"query": "vigie_side"}
+                    f"{prometheus.url}/api/v1/query", params={"query": "vigie_side"}
                 ).json()["data"]["result"]
             except httpx.HTTPError:
                 continue
-        assert result, log.read_text()[-3000:]
+        assert result, prometheus.log_tail()
         assert result[0]["metric"] == {"__name__": "vigie_side", "job": "api", "zone": "eu",
                                        "instance": live_server.address}  # fmt: skip
         assert result[0]["value"][1] == "42"
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def test_status_config_hides_secrets(live_server: LiveServer) -> None:

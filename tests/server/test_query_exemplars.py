@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -15,42 +12,14 @@ import httpx
 import pytest
 
 from support import free_port, require_binary
+from support.exporter import OPENMETRICS, Exporter
+from support.prometheus import running_prometheus
 from support.vigie_server import serving_vigie
 from vigie.server.exemplars_api import exemplar_selectors
 from vigie.store.interface import Matcher
 from vigie.store.tsdb import DiskStorage
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
-OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
-
-
-class Target:
-    """A real HTTP target serving an OpenMetrics body the test changes between scrapes."""
-
-    def __init__(self) -> None:
-        self.body = b""
-        target = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = target.body
-                self.send_response(200)
-                self.send_header("Content-Type", OPENMETRICS)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.address = f"127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def exposition(stamp: float, extra: str = "") -> bytes:
@@ -71,8 +40,9 @@ def exposition(stamp: float, extra: str = "") -> bytes:
 
 
 @pytest.fixture
-def target() -> Iterator[Target]:
-    served = Target()
+def target() -> Iterator[Exporter]:
+    served = Exporter()
+    served.content_type = OPENMETRICS
     yield served
     served.close()
 
@@ -114,7 +84,7 @@ def _comparable(data: list[Any]) -> list[Any]:
     ]
 
 
-def test_exemplars_match_a_real_prometheus(target: Target, tmp_path: Path) -> None:
+def test_exemplars_match_a_real_prometheus(target: Exporter, tmp_path: Path) -> None:
     """Same target, same answers: seriesLabels, exemplar labels and values, the given
     timestamps; a repeated exemplar is stored once by both; a new one is appended by both."""
     binary = require_binary("prometheus")
@@ -127,21 +97,17 @@ def test_exemplars_match_a_real_prometheus(target: Target, tmp_path: Path) -> No
     )
     port = free_port()
     (tmp_path / "prometheus.yml").write_text(scrape)
-    log = tmp_path / "prometheus.log"
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [binary, f"--config.file={tmp_path / 'prometheus.yml'}",
-             f"--storage.tsdb.path={tmp_path / 'prom'}", "--enable-feature=exemplar-storage",
-             f"--web.listen-address=127.0.0.1:{port}"],
-            stdout=sink, stderr=sink,
-        )  # fmt: skip
     storage = DiskStorage(tmp_path / "store")
     config = scrape + "vigie:\n  self_monitoring: {enabled: false}\n"
-    prometheus = f"http://127.0.0.1:{port}"
     query = "histogram_quantile(0.9, rate(request_latency_seconds_bucket[5m])) or jobs_total"
     start, end = stamp - 60, time.time() + 600
+    flags = ("--enable-feature=exemplar-storage",)
+    running = running_prometheus(
+        binary, tmp_path / "prometheus.yml", tmp_path / "prom", port, *flags
+    )
     try:
-        with serving_vigie(config, tmp_path / "vigie", storage) as (url, _, _):  # type: ignore[arg-type]
+        with running as process, serving_vigie(config, tmp_path / "vigie", storage) as (url, _, _):  # type: ignore[arg-type]
+            prometheus = process.url
             ours = _wait(lambda: len(_get(url, query, start, end)) == 3 and
                          _get(url, query, start, end), "vigie's exemplars")  # fmt: skip
             theirs = _wait(lambda: len(_get(prometheus, query, start, end)) == 3 and
@@ -173,12 +139,10 @@ def test_exemplars_match_a_real_prometheus(target: Target, tmp_path: Path) -> No
             assert _get(url, "time()", start, end) is None
             assert _get(prometheus, "time()", start, end) is None
     finally:
-        process.terminate()
-        process.wait(timeout=20)
         storage.close()
 
 
-def test_exemplar_leads_to_its_trace(target: Target, tmp_path: Path) -> None:
+def test_exemplar_leads_to_its_trace(target: Exporter, tmp_path: Path) -> None:
     """The Grafana flow: a latency exemplar's trace_id opens the trace vigie received by OTLP."""
     target.body = exposition(round(time.time() - 5, 3))
     config = (

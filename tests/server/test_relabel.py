@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import httpx
 import pytest
 
 from support import free_port, require_binary
+from support.prometheus import running_prometheus
 from vigie.server.config import parse_config
 from vigie.server.relabel import RelabelRule, compile_regex, relabel
 from vigie.server.targets import DroppedTarget, Target, make_target
@@ -127,27 +127,17 @@ def test_target_labels_match_a_real_prometheus(tmp_path: Path) -> None:
     config_path = tmp_path / "prometheus.yml"
     config_path.write_text(text)
     port = free_port()
-    log = tmp_path / "prometheus.log"
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [binary, f"--config.file={config_path}", f"--storage.tsdb.path={tmp_path / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}"],
-            stdout=sink, stderr=sink,
-        )  # fmt: skip
-    try:
+    with running_prometheus(binary, config_path, tmp_path / "data", port) as prometheus:
         theirs: dict[str, dict[str, str]] = {}
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and len(theirs) < 2:
             time.sleep(0.3)
             try:
-                data = httpx.get(f"http://127.0.0.1:{port}/api/v1/targets").json()["data"]
+                data = httpx.get(f"{prometheus.url}/api/v1/targets").json()["data"]
             except httpx.HTTPError:
                 continue
             theirs = {t["scrapeUrl"]: t["labels"] for t in data["activeTargets"]}
-        assert len(theirs) == 2, log.read_text()[-2000:]
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+        assert len(theirs) == 2, prometheus.log_tail(2000)
     job = parse_config(text).scrape_configs[0]
     ours = {}
     for address in ("web-1.example:8080", "db-1.example:9187", "drop-me:1"):

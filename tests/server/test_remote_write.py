@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
 from typing import Any as LiveServer
@@ -12,6 +11,7 @@ import httpx
 import pytest
 
 from support import free_port, require_binary
+from support.prometheus import running_prometheus
 from vigie.exceptions import PayloadError
 from vigie.server.remote_write import WriteRequest, decode
 from vigie.store.interface import Matcher
@@ -100,14 +100,7 @@ def test_real_prometheus_remote_writes_into_vigie(live_server: LiveServer, tmp_p
         "    queue_config: {batch_send_deadline: 1s, min_backoff: 100ms}\n"
         "    metadata_config: {send_interval: 1s}\n"
     )
-    log = tmp_path / "prometheus.log"
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{port}"],
-            stdout=sink, stderr=sink,
-        )  # fmt: skip
-    try:
+    with running_prometheus(binary, config, tmp_path / "tsdb", port) as prometheus:
         deadline = time.monotonic() + 30
         found = []
         while time.monotonic() < deadline and not found:
@@ -115,7 +108,7 @@ def test_real_prometheus_remote_writes_into_vigie(live_server: LiveServer, tmp_p
             found = live_server.storage.querier().select(
                 [Matcher("__name__", "=", "up"), Matcher("job", "=", "prom")], 0, 2**62
             )
-        assert found, f"no sample arrived from prometheus:\n{log.read_text()[-3000:]}"
+        assert found, f"no sample arrived from prometheus:\n{prometheus.log_tail()}"
         assert found[0].labels == {"__name__": "up", "instance": f"127.0.0.1:{port}", "job": "prom"}
         assert set(found[0].values.tolist()) == {1.0}
         names = live_server.storage.querier().label_values("__name__", [], 0, 2**62)
@@ -125,6 +118,3 @@ def test_real_prometheus_remote_writes_into_vigie(live_server: LiveServer, tmp_p
             time.sleep(0.3)
             metadata = httpx.get(live_server.url + "/api/v1/metadata").json()["data"]
         assert metadata["prometheus_build_info"][0]["type"] == "gauge"
-    finally:
-        process.terminate()
-        process.wait(timeout=20)

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import math
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 
+from support.exporter import OPENMETRICS, Exporter
 from vigie.server.config import parse_config
 from vigie.server.config_model import ScrapeConfig, StaticConfig
 from vigie.server.metrics import ServerMetrics
@@ -22,43 +20,6 @@ from vigie.server.targets import Target
 from vigie.server.targets import make_target as make_any_target
 from vigie.store.interface import Matcher, is_stale
 from vigie.store.memory import MemoryStorage
-
-
-class Exporter:
-    """A tiny real HTTP target whose response the test changes between scrapes."""
-
-    def __init__(self) -> None:
-        self.body = b""
-        self.status = 200
-        self.content_type = "text/plain; version=0.0.4"
-        self.requests: list[dict[str, str]] = []
-        self.delay = 0.0
-        exporter = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                exporter.requests.append(dict(self.headers))
-                time.sleep(exporter.delay)
-                try:
-                    self.send_response(exporter.status)
-                    self.send_header("Content-Type", exporter.content_type)
-                    self.send_header("Content-Length", str(len(exporter.body)))
-                    self.end_headers()
-                    self.wfile.write(exporter.body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the scraper gave up (timeout test)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.address = f"127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -256,7 +217,7 @@ async def test_honor_labels_and_timestamps(exporter: Exporter) -> None:
 
 async def test_openmetrics_target(exporter: Exporter) -> None:
     """An OpenMetrics response is parsed as OpenMetrics (seconds timestamps, # EOF)."""
-    exporter.content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    exporter.content_type = OPENMETRICS
     exporter.body = (
         b'# TYPE c counter\nc_total 2 1600000000.5 # {trace_id="t"} 1\nc_created 1.6e9\n# EOF\n'
     )
