@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
-from support import free_port, require_binary
+from support import require_binary
+from support.vigie_server import serving_vigie
 from support.webhook_sink import WebhookSink
 from vigie.rules.packs.ai import runbook
-from vigie.server.app import create_app
-from vigie.server.runtime import Server, ServerOptions
+from vigie.server.runtime import Server
 from vigie.store.memory import MemoryStorage
 
 ROUTING = """\
@@ -44,23 +42,10 @@ vigie:
 
 
 class Live:
-    """vigie's app served by uvicorn in a thread, routing to a webhook sink."""
+    """vigie's app served in a thread, routing to a webhook sink."""
 
-    def __init__(self, tmp_path: Path, sink: WebhookSink) -> None:
-        config = tmp_path / "vigie.yml"
-        config.write_text(ROUTING.format(sink=sink.url))
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = Server(
-            ServerOptions(data_dir=tmp_path / "data", config_path=config, port=self.port),
-            storage=MemoryStorage(),
-        )
-        self.web = uvicorn.Server(
-            uvicorn.Config(
-                create_app(self.server), host="127.0.0.1", port=self.port, log_level="warning"
-            )
-        )
-        self.thread = threading.Thread(target=self.web.run, daemon=True)
+    def __init__(self, url: str, server: Server) -> None:
+        self.url, self.server = url, server
 
     def get(self, path: str, **params: object) -> httpx.Response:
         return httpx.get(self.url + path, params=params, timeout=5)  # type: ignore[arg-type]
@@ -72,20 +57,15 @@ class Live:
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[tuple[Live, WebhookSink]]:
     """A ready in-process server and the sink its receivers post to."""
-    with WebhookSink() as sink:
-        live = Live(tmp_path, sink)
-        live.thread.start()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                if live.get("/-/ready").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        yield live, sink
-        live.web.should_exit = True
-        live.thread.join(timeout=10)
+    with (
+        WebhookSink() as sink,
+        serving_vigie(ROUTING.format(sink=sink.url), tmp_path, MemoryStorage()) as (
+            url,
+            _port,
+            server,
+        ),
+    ):
+        yield Live(url, server), sink
 
 
 def _alert(name: str, **labels: str) -> dict[str, object]:

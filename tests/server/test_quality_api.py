@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
-from support import free_port
+from support.vigie_server import serving_vigie
 from vigie.cli.main import main
-from vigie.server.app import create_app
 from vigie.server.runtime import Server, ServerOptions
 from vigie.store.memory import MemoryStorage
 
@@ -40,29 +37,9 @@ class Live:
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[Live]:
     """An in-process server checking quality every 300 ms."""
-    config = tmp_path / "vigie.yml"
-    config.write_text(CONFIG)
-    port = free_port()
     storage = MemoryStorage()
-    data = tmp_path / "data"
-    server = Server(ServerOptions(data_dir=data, config_path=config, port=port), storage=storage)
-    web = uvicorn.Server(
-        uvicorn.Config(create_app(server), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=web.run, daemon=True)
-    thread.start()
-    live = Live(f"http://127.0.0.1:{port}", server, storage, data)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            if live.get("/-/ready").status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    yield live
-    web.should_exit = True
-    thread.join(timeout=10)
+    with serving_vigie(CONFIG, tmp_path, storage) as (url, _port, server):
+        yield Live(url, server, storage, tmp_path / "data")
 
 
 def _samples(count: int, mean: float, *, start: float) -> dict[str, object]:
