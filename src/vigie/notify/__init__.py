@@ -3,7 +3,8 @@
 Alerts go through a route tree into aggregation groups (``group_by``, ``group_wait``,
 ``group_interval``, ``repeat_interval``), are muted by inhibition rules, silences and time
 intervals, and leave as notifications queued on disk and delivered with retries to webhooks
-(Alertmanager's payload) or, through apprise, to Discord, Slack, e-mail, Teams, Telegram and more.
+(Alertmanager's payload), Slack (Alertmanager's Slack message) or, through apprise, to Discord,
+e-mail, Teams, Telegram and more.
 """
 
 from vigie.notify.alert import Alert

@@ -36,6 +36,7 @@ import promql_parser
 from vigie.exceptions import ConfigurationError, RoutingConfigError
 from vigie.notify.matchers import format_matchers, parse_matcher, parse_matchers
 from vigie.notify.message_templates import MessageTemplates
+from vigie.notify.slack import slack_problem
 from vigie.notify.time_intervals import TimeInterval
 from vigie.store.interface import Matcher
 from vigie.yaml_source import LineDict, LineList, load_yaml
@@ -65,7 +66,7 @@ _INTEGRATION_KEYS = {f"{kind}_configs": kind for kind in SEND_RESOLVED_DEFAULTS}
 _REQUIRED_SETTINGS = {
     "webhook": ("url",),
     "discord": ("webhook_url",),
-    "slack": ("api_url",),
+    "slack": (),  # api_url or api_url_file: vigie.notify.slack.slack_problem
     "email": ("to", "smarthost", "from"),
     "msteams": ("webhook_url",),
     "telegram": ("bot_token", "chat_id"),
@@ -81,6 +82,7 @@ _GLOBAL_KEYS = {
     "smtp_auth_identity",
     "smtp_require_tls",
     "slack_api_url",
+    "slack_api_url_file",
     "telegram_api_url",
     "http_config",
 }
@@ -415,9 +417,11 @@ class _Builder:
                 "require_tls": "smtp_require_tls",
                 "hello": "smtp_hello",
             },
-            "slack": {"api_url": "slack_api_url"},
+            "slack": {"api_url": "slack_api_url", "api_url_file": "slack_api_url_file"},
             "telegram": {"api_url": "telegram_api_url"},
         }.get(kind, {})
+        if kind == "slack" and (settings.get("api_url") or settings.get("api_url_file")):
+            inherited = {}  # Alertmanager takes the global URL only when neither is set
         for local, global_key in inherited.items():
             if local not in settings and global_key in global_section:
                 settings[local] = global_section[global_key]
@@ -432,6 +436,10 @@ class _Builder:
             self.message_templates.check(kind, settings, where)
         except RoutingConfigError as error:
             raise self.fail(error.message, raw, _template_key(raw)) from None
+        problem = slack_problem(settings, self.message_templates) if kind == "slack" else None
+        if problem is not None:
+            key, message = problem
+            raise self.fail(f"{where}{message}", raw, key)
         return Integration(kind=kind, send_resolved=send_resolved, settings=settings)
 
     def inhibit_rules(self, top: LineDict) -> list[InhibitRule]:

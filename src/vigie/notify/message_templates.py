@@ -51,6 +51,7 @@ from vigie.rules.templating import Definition, Template, TemplateError
 __all__ = [
     "DEFAULT_TEMPLATES",
     "FIELDS",
+    "STATIC_ERRORS",
     "MessageTemplates",
     "RenderedMessage",
     "template_fields",
@@ -184,7 +185,7 @@ class MessageTemplates:
                 template.execute(sample, escape=_html_escape if spec.role == "html" else None)
             except TemplateError as error:
                 # Only mistakes any data would hit: `index .Alerts 1` may be fine in real groups.
-                if any(static in error.message for static in _STATIC_ERRORS):
+                if any(static in error.message for static in STATIC_ERRORS):
                     raise RoutingConfigError(f"{name}: {error}") from None
 
     def message(
@@ -223,7 +224,7 @@ class MessageTemplates:
 
 
 #: Execution errors that do not depend on the alerts (rejected when the config is loaded).
-_STATIC_ERRORS = (
+STATIC_ERRORS = (
     "not defined",
     "can't evaluate field",
     "wrong number of args",

@@ -1,7 +1,8 @@
 """Notifiers: the last step, one per channel kind, each ``send(notification)`` / ``close()``.
 
 The webhook notifier posts Alertmanager's version-4 payload as JSON, byte for byte what a webhook
-receiver of Alertmanager gets. Every other channel (Discord, Slack, Microsoft Teams, Telegram,
+receiver of Alertmanager gets, and the Slack notifier (:mod:`vigie.notify.slack`) posts the
+message Alertmanager posts to Slack. Every other channel (Discord, Microsoft Teams, Telegram,
 e-mail, and anything listed under ``apprise_configs``) goes through the ``apprise`` library, which
 keeps those clients up to date; vigie only turns the receiver's settings into apprise URLs and the
 alert group into a title and a body. :class:`FakeNotifier` and :class:`FaultyNotifier` stand
@@ -23,6 +24,8 @@ from urllib.parse import quote, urlencode
 from vigie.exceptions import NotificationError
 from vigie.notify.config import Integration
 from vigie.notify.dispatcher import Notification
+from vigie.notify.message_templates import MessageTemplates
+from vigie.notify.slack import SlackNotifier
 
 __all__ = [
     "AppriseNotifier",
@@ -79,8 +82,6 @@ def apprise_urls(integration: Integration) -> list[str]:
     kind = integration.kind
     if kind == "discord":
         return [str(settings["webhook_url"])]
-    if kind == "slack":
-        return [str(settings["api_url"])]
     if kind == "msteams":
         return [str(settings["webhook_url"])]
     if kind == "telegram":
@@ -136,11 +137,18 @@ class AppriseNotifier:
         self._apprise.clear()
 
 
-def notifier_for(integration: Integration) -> Notifier:
-    """The notifier delivering to one integration of a receiver."""
+def notifier_for(
+    integration: Integration, *, templates: MessageTemplates | None = None
+) -> Notifier:
+    """The notifier delivering to one integration of a receiver.
+
+    ``templates`` (the routing file's) render the messages that are built at send time: Slack's.
+    """
     if integration.kind == "webhook":
         token = integration.settings.get("bearer_token")
         return WebhookNotifier(str(integration.settings["url"]), bearer_token=token)
+    if integration.kind == "slack":
+        return SlackNotifier(integration.settings, templates=templates)
     return AppriseNotifier(apprise_urls(integration))
 
 

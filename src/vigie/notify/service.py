@@ -50,13 +50,13 @@ class NotificationService:
         *,
         data_dir: str | Path | None = None,
         clock: Callable[[], float] = time.time,
-        notifier_factory: Callable[[Integration], Notifier] = notifier_for,
+        notifier_factory: Callable[[Integration], Notifier] | None = None,
         retry_policy: RetryPolicy | None = None,
         external_url: str = "",
         ui_url: str = "",
     ) -> None:
         self._clock = clock
-        self._notifier_factory = notifier_factory
+        self._notifier_factory = notifier_factory or self._notifier_for
         #: Delivery attempts and failed attempts since start, by integration kind.
         self.attempts: dict[str, int] = {}
         self.failures: dict[str, int] = {}
@@ -205,6 +205,10 @@ class NotificationService:
             self.outbox.failed(record, f"{type(error).__name__}: {error}", self.now())
             return
         self.outbox.delivered(record.id, self.now())
+
+    def _notifier_for(self, integration: Integration) -> Notifier:
+        """The default notifiers, with the templates in force (Slack renders at send time)."""
+        return notifier_for(integration, templates=self.config.message_templates)
 
     def _sleep(self, condition: threading.Condition, until: datetime) -> None:
         seconds = (until - self.now()).total_seconds()
