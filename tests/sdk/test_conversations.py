@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -32,6 +34,20 @@ def test_exception_ends_as_error(registry: CollectorRegistry) -> None:
     with pytest.raises(KeyError), conversation(agent="faq", registry=registry):
         raise KeyError("boom")
     assert registry.get_sample_value("conversations_total", {**FAQ, "status": "error"}) == 1
+    assert registry.get_sample_value("conversations_active", FAQ) == 0
+
+
+def test_async_conversation(registry: CollectorRegistry) -> None:
+    """``async with`` follows a conversation in async code the same way."""
+
+    async def chat_turns() -> None:
+        async with conversation(agent="faq", registry=registry) as chat:
+            assert registry.get_sample_value("conversations_active", FAQ) == 1
+            chat.message("user")
+            chat.status = "escalated"
+
+    asyncio.run(chat_turns())
+    assert registry.get_sample_value("conversations_total", {**FAQ, "status": "escalated"}) == 1
     assert registry.get_sample_value("conversations_active", FAQ) == 0
 
 

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import re
 from time import perf_counter
-from types import TracebackType
 
 from prometheus_client import CollectorRegistry
 
 from vigie.exceptions import InstrumentationError
 from vigie.sdk import instruments
 from vigie.sdk.failsafe import guard
+from vigie.sdk.timed_scope import TimedScope
 
 __all__ = [
     "DURATION_BUCKETS",
@@ -98,10 +98,11 @@ def record_message(
         _metrics(registry).messages.labels(agent, message_type).inc()
 
 
-class Conversation:
+class Conversation(TimedScope["Conversation"]):
     """One conversation in progress; set :attr:`status` before it ends (default ``completed``).
 
-    An exception escaping the ``with`` block ends it as ``error`` (and propagates).
+    Used with ``with`` or ``async with``; an exception escaping the block ends it as ``error``
+    (and propagates).
     """
 
     def __init__(self, agent: str, registry: CollectorRegistry | None) -> None:
@@ -125,19 +126,14 @@ class Conversation:
         record_message(message_type, agent=self.agent, registry=self.registry)
         self.messages += 1
 
-    def __enter__(self) -> Conversation:
+    def _open(self) -> Conversation:
         self._start = perf_counter()
         with guard("conversation start"):
             _metrics(self.registry).active.labels(self.agent).inc()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        status = "error" if exc is not None else self._status
+    def _close(self, error: BaseException | None) -> None:
+        status = "error" if error is not None else self._status
         with guard("conversation end"):
             metrics = _metrics(self.registry)
             metrics.active.labels(self.agent).dec()
