@@ -170,13 +170,18 @@ class Folder:
         # An instance attribute: the registry calls family.collect(), which now folds first.
         family.collect = folding_collect
 
-    def fold(self, *, wait: bool = True) -> None:
-        """Add the buffered requests to the metrics; with ``wait=False``, skip if a fold runs."""
+    def fold(self, *, wait: bool = True, only: Series | None = None) -> None:
+        """Add the buffered requests to the metrics; with ``wait=False``, skip if a fold runs.
+
+        ``only``: fold that label set alone (the request path, whose buffer just filled, need
+        not walk every label set); by default all of them (a collection).
+        """
         if not self._lock.acquire(blocking=wait):
             return
         try:
             batch: list[Observation] = []
-            for series in list(self._series.values()):  # list(): atomic against new series
+            # list(): atomic against series added meanwhile.
+            for series in [only] if only is not None else list(self._series.values()):
                 buffer = series.buffer
                 size = len(buffer)
                 if size:

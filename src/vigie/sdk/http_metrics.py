@@ -283,7 +283,7 @@ class HttpServerMetrics:
         buffer = series.buffer
         buffer.extend((duration, request_size, response_size))
         if len(buffer) >= self._limit:
-            folder.fold(wait=False)
+            folder.fold(wait=False, only=series)
 
     def fold(self) -> None:
         """Fold the buffered requests into the metrics now (a scrape does it by itself)."""
