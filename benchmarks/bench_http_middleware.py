@@ -14,13 +14,16 @@ ratio of vigie's overhead to the lightest peer's (goal: at most 0.4).
 Part 2 serves the bare app with real uvicorn on loopback, bare, with vigie as installed by
 default (the five metrics and ``/metrics``; request ids follow vigie's logging, off here) and with
 request ids on as well (``request_id=True``: what an app that called ``vigie.configure()`` for
-logs runs). The three servers run side by side for the whole part; each round drives
-them in many short interleaved slices (shuffled order) with keep-alive HTTP/1.1 clients, and
-reads each server process's CPU time from ``/proc/<pid>/task/*/schedstat`` (nanoseconds). It
-prints the throughput drop (goal: under 5%) computed two ways: from the server's CPU time per
-request (a saturated worker's capacity is its inverse: the robust figure on a shared machine) and
-from wall-clock requests per second (what a quiet machine shows), each as the median of the
-per-round ratios.
+logs runs). The three servers run side by side, pinned to one shared CPU, and in each round all
+three are saturated at the same time, each by its own load generator (``wrk`` when installed,
+else this script's asyncio clients) pinned to the other CPUs. The scheduler shares the CPU
+evenly, so a server's requests per second is its capacity on its share, and whatever disturbs
+the machine during a round (a neighbour, a frequency change) disturbs the three alike: the
+per-round ratio to the bare server is the throughput ratio, and the script prints the median
+drop over the rounds (goal: under 5%), the middle half of the rounds, and the same drop computed
+from each server's CPU time per request (``/proc/<pid>/task/*/schedstat``, nanoseconds).
+Running the variants one after the other instead mixes their differences with the machine's own
+swings, which on a shared virtual machine are larger than the few percent measured.
 
 Per-request times in part 1 are CPU time of this process (``time.process_time``), not wall time:
 on a machine shared with other work, wall time mostly measures the neighbours.
@@ -37,6 +40,8 @@ import argparse
 import asyncio
 import os
 import random
+import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -222,11 +227,22 @@ async def _client(port: int, deadline: float) -> int:
     return done
 
 
+def _load(port: int, seconds: float, clients: int) -> int:
+    """Requests answered to ``clients`` keep-alive clients in ``seconds`` (when wrk is missing)."""
+
+    async def run() -> int:
+        deadline = time.perf_counter() + seconds
+        counts = await asyncio.gather(*(_client(port, deadline) for _ in range(clients)))
+        return sum(counts)
+
+    return asyncio.run(run())
+
+
 def _cpu_seconds(pid: int) -> float:
     """CPU time of process ``pid``, all threads: nanoseconds from ``/proc/<pid>/task/*/schedstat``.
 
-    ``/proc/<pid>/stat`` counts in clock ticks (10 ms), too coarse for the short slices below;
-    schedstat's first field is the exact run time of each thread.
+    ``/proc/<pid>/stat`` counts in clock ticks (10 ms), too coarse for short rounds; schedstat's
+    first field is the exact run time of each thread.
     """
     total = 0
     for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
@@ -258,54 +274,82 @@ class _Server:
         self.close()
         raise RuntimeError(f"uvicorn did not start for {variant}")
 
-    def drive(self, seconds: float, clients: int) -> tuple[int, float, float]:
-        """(requests, server CPU seconds, wall seconds) of ``clients`` keep-alive clients."""
+    def pin(self, cpus: set[int]) -> None:
+        """Run every thread of the server on ``cpus``."""
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            try:
+                os.sched_setaffinity(int(task.name), cpus)
+            except OSError:  # a thread that just ended
+                continue
 
-        async def run() -> int:
-            deadline = time.perf_counter() + seconds
-            counts = await asyncio.gather(*(_client(self.port, deadline) for _ in range(clients)))
-            return sum(counts)
-
-        cpu_before = _cpu_seconds(self.process.pid)
-        started = time.perf_counter()
-        total = asyncio.run(run())
-        elapsed = time.perf_counter() - started
-        return total, _cpu_seconds(self.process.pid) - cpu_before, elapsed
+    def load(self, seconds: float, clients: int, cpus: set[int]) -> subprocess.Popen[str]:
+        """Start a load generator on ``cpus``: wrk when installed, else this script's client."""
+        if shutil.which("wrk"):
+            command = ["wrk", "-t1", f"-c{clients}", f"-d{seconds:g}s"]
+            command.append(f"http://127.0.0.1:{self.port}/items/7")
+        else:
+            command = [sys.executable, __file__, "--load", str(self.port), str(seconds)]
+            command += ["--clients", str(clients)]
+        return subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            text=True,
+            preexec_fn=lambda: os.sched_setaffinity(0, cpus),
+        )
 
     def close(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=10)
 
 
-def under_uvicorn(
-    rounds: int, slices: int, seconds: float, clients: int
-) -> dict[str, dict[str, list[float]]]:
-    """Per round and variant: server CPU µs per request and requests per second.
+def _answered(output: str) -> int:
+    """Requests a load generator reports: wrk's "N requests in", or the client's number."""
+    found = re.search(r"(\d+) requests in", output)
+    return int(found.group(1) if found else output.strip().splitlines()[-1])
 
-    Every server runs for the whole measurement; a round is ``slices`` passes over the variants
-    in a shuffled order, each pass driving one variant for ``seconds``, so a neighbour's burst
-    of load hits all of them within the round. Each round's figures add up its slices.
+
+def _cpu_split() -> tuple[set[int], set[int]]:
+    """(the one CPU the servers share, the CPUs of the load generators)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    servers = {cpus[-1]}
+    return servers, set(cpus[:-1]) or servers
+
+
+def under_uvicorn(rounds: int, seconds: float, clients: int) -> dict[str, dict[str, list[float]]]:
+    """Per round and variant: server CPU µs per request and requests per second, side by side.
+
+    The servers run at the same time on one shared CPU, each saturated by its own load generator
+    on the other CPUs, so every round measures them all under the same conditions: a neighbour's
+    burst or a frequency change hits the bare app and the instrumented ones alike, within the
+    same seconds. The scheduler shares the CPU evenly, so each server's requests per second is
+    its capacity on that share, and the ratio to the bare server's is the throughput ratio.
     """
     servers = {name: _Server(name) for name in SERVED}
+    server_cpus, client_cpus = _cpu_split()
     try:
         for server in servers.values():
-            server.drive(min(1.0, seconds * 3), clients)  # warm-up, discarded
+            server.pin(server_cpus)
+
+        def one_round(length: float) -> dict[str, tuple[float, float]]:
+            before = {name: _cpu_seconds(s.process.pid) for name, s in servers.items()}
+            loads = {name: s.load(length, clients, client_cpus) for name, s in servers.items()}
+            answered = {name: _answered(load.communicate()[0]) for name, load in loads.items()}
+            return {
+                name: (
+                    (_cpu_seconds(s.process.pid) - before[name]) / max(answered[name], 1) * 1e6,
+                    answered[name] / length,
+                )
+                for name, s in servers.items()
+            }
+
+        one_round(min(1.0, seconds))  # warm-up, discarded
         figures: dict[str, dict[str, list[float]]] = {
             name: {"cpu_us": [], "rps": []} for name in servers
         }
-        order = list(servers)
         for _ in range(rounds):
-            sums = {name: [0.0, 0.0, 0.0] for name in servers}  # requests, CPU s, wall s
-            for _ in range(slices):
-                random.shuffle(order)
-                for name in order:
-                    requests, cpu, wall = servers[name].drive(seconds, clients)
-                    sums[name][0] += requests
-                    sums[name][1] += cpu
-                    sums[name][2] += wall
-            for name, (served, cpu, wall) in sums.items():
-                figures[name]["cpu_us"].append(cpu / max(served, 1.0) * 1e6)
-                figures[name]["rps"].append(served / wall)
+            for name, (cpu_us, rps) in one_round(seconds).items():
+                figures[name]["cpu_us"].append(cpu_us)
+                figures[name]["rps"].append(rps)
         return figures
     finally:
         for server in servers.values():
@@ -383,6 +427,14 @@ def instructions_per_request(few: int = 200, many: int = 1000) -> dict[str, floa
     }
 
 
+def _quartiles(ordered: list[float]) -> tuple[float, float]:
+    """First and third quartiles of sorted values (the values themselves when too few)."""
+    if len(ordered) < 4:
+        return ordered[0], ordered[-1]
+    first, _, third = statistics.quantiles(ordered, n=4)
+    return first, third
+
+
 def _uvicorn_flavour() -> str:
     import importlib.util
 
@@ -395,20 +447,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--requests", type=int, default=2000, help="requests per round")
-    parser.add_argument("--seconds", type=float, default=0.3, help="length of a uvicorn slice")
-    parser.add_argument("--slices", type=int, default=6, help="slices per server and round")
-    parser.add_argument("--throughput-rounds", type=int, default=15, help="uvicorn rounds")
-    parser.add_argument("--clients", type=int, default=8, help="keep-alive clients")
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of a uvicorn round")
+    parser.add_argument("--throughput-rounds", type=int, default=30, help="uvicorn rounds")
+    parser.add_argument("--clients", type=int, default=8, help="keep-alive clients per server")
     parser.add_argument(
         "--instructions",
         action="store_true",
         help="also count the uvicorn servers' instructions per request under valgrind (minutes)",
     )
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--load", nargs=2, metavar=("PORT", "SECONDS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.load:  # a load generator of part 2, when wrk is not installed
+        print(_load(int(args.load[0]), float(args.load[1]), args.clients))
+        return 0
     if args.quick:
         args.rounds, args.requests = 3, 200
-        args.throughput_rounds, args.slices, args.seconds = 1, 1, 0.3
+        args.throughput_rounds, args.seconds = 2, 1.0
 
     medians = in_process(args.rounds, args.requests)
     base = medians["bare"]
@@ -421,39 +476,34 @@ def main(argv: list[str] | None = None) -> int:
     ratio = overheads["vigie"] / overheads[lightest]
     print(f"  vigie / lightest peer ({lightest}): {ratio:.2f} (goal <= 0.40)")
 
-    figures = under_uvicorn(args.throughput_rounds, args.slices, args.seconds, args.clients)
+    figures = under_uvicorn(args.throughput_rounds, args.seconds, args.clients)
+    server_cpus, client_cpus = _cpu_split()
+    generator = "wrk" if shutil.which("wrk") else "Python asyncio clients"
+    print(
+        f"uvicorn ({_uvicorn_flavour()}) on loopback, the {len(SERVED)} servers side by side on "
+        f"CPU {min(server_cpus)}, each driven by {generator} ({args.clients} keep-alive "
+        f"connections) on CPU {','.join(map(str, sorted(client_cpus)))}; "
+        f"{args.throughput_rounds} rounds of {args.seconds:g} s, medians of per-round ratios"
+    )
     bare_cpu, bare_rps = figures["bare"]["cpu_us"], figures["bare"]["rps"]
     print(
-        f"uvicorn ({_uvicorn_flavour()}) on loopback, {args.clients} keep-alive clients, "
-        f"{args.throughput_rounds} rounds of {args.slices} interleaved {args.seconds:g} s slices "
-        "per server, medians of per-round ratios"
-    )
-    print(
         f"  {'bare FastAPI':24s} CPU {statistics.median(bare_cpu):7.1f} µs/request, "
-        f"{statistics.median(bare_rps):7.0f} req/s"
+        f"{statistics.median(bare_rps):7.0f} req/s on its share of the CPU"
     )
     for name in SERVED:
         if name == "bare":
             continue
         cpu, rps = figures[name]["cpu_us"], figures[name]["rps"]
-        # A saturated worker's capacity is the inverse of its CPU time per request; that ratio
-        # holds on a busy machine, where wall-clock req/s mostly measures the neighbours.
+        rps_ratios = sorted(v / b for b, v in zip(bare_rps, rps, strict=True))
         cpu_ratio = statistics.median(b / v for b, v in zip(bare_cpu, cpu, strict=True))
-        rps_ratio = statistics.median(v / b for b, v in zip(bare_rps, rps, strict=True))
-        added = statistics.median(v - b for b, v in zip(bare_cpu, cpu, strict=True))
+        low, high = _quartiles(rps_ratios)
         print(
-            f"  {name:24s} CPU {statistics.median(cpu):7.1f} µs/request ({added:+.1f}), "
-            f"{statistics.median(rps):7.0f} req/s; throughput drop from CPU/request "
-            f"{(1 - cpu_ratio) * 100:5.1f}%, from req/s {(1 - rps_ratio) * 100:5.1f}% "
-            "(goal < 5%)"
+            f"  {name:24s} CPU {statistics.median(cpu):7.1f} µs/request, "
+            f"{statistics.median(rps):7.0f} req/s; throughput drop "
+            f"{(1 - statistics.median(rps_ratios)) * 100:4.1f}% (middle half of the rounds "
+            f"{(1 - high) * 100:.1f} to {(1 - low) * 100:.1f}%; from CPU/request "
+            f"{(1 - cpu_ratio) * 100:.1f}%) (goal < 5%)"
         )
-    print(
-        "  per-round CPU µs/request: "
-        + "; ".join(
-            f"{name} " + " ".join(f"{value:.1f}" for value in figures[name]["cpu_us"])
-            for name in SERVED
-        )
-    )
     if args.instructions:
         counted = instructions_per_request()
         print("uvicorn under valgrind (cachegrind), instructions per request (deterministic)")

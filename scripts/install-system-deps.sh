@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test suite talks to (real Prometheus, Alertmanager, Chromium, ...).
+# Installs the Debian packages the test suite talks to (real Prometheus, Alertmanager, Chromium, ...)
+# and wrk, the HTTP load generator of benchmarks/bench_http_middleware.py.
 # Runs apt-get only for what is missing, and only as root; otherwise it says what to install.
 set -euo pipefail
 declare -A wanted=(
@@ -9,6 +10,7 @@ declare -A wanted=(
   [chromium]=chromium
   [redis-server]=redis-server
   [postgresql]=pg_ctlcluster
+  [wrk]=wrk
 )
 missing=()
 for package in "${!wanted[@]}"; do

@@ -287,8 +287,9 @@ async def test_raw_asgi_app_uses_route_resolver(registry: CollectorRegistry) -> 
     assert count(registry, "", 204) == 1
 
 
+@pytest.mark.parametrize("full_path", [False, True], ids=["common path", "full path"])
 async def test_internal_error_lets_the_request_proceed(
-    registry: CollectorRegistry, monkeypatch: pytest.MonkeyPatch
+    registry: CollectorRegistry, monkeypatch: pytest.MonkeyPatch, full_path: bool
 ) -> None:
     """When recording fails inside vigie, the response still reaches the client."""
 
@@ -296,12 +297,112 @@ async def test_internal_error_lets_the_request_proceed(
         raise ZeroDivisionError("vigie bug")
 
     monkeypatch.setattr(HttpServerMetrics, "record", broken)
-    app = vigie.instrument_asgi(starlette_app(), registry=registry)
-    with swallowing_internal_errors():
-        async with client(app) as http:
-            response = await http.get("/hello/ada")
+    monkeypatch.setattr(HttpServerMetrics, "series", broken)
+    errors: list[str] = []
+    monkeypatch.setattr(asgi, "log_internal_error", errors.append)
+    app = vigie.instrument_asgi(starlette_app(), registry=registry, exemplars=full_path)
+    async with client(app) as http:
+        response = await http.get("/hello/ada")
     assert response.status_code == 200
     assert response.text == "hello ada"
+    assert errors == ["asgi.record"]
+
+
+async def _workload(app: Any) -> None:
+    """Requests of every kind the common path takes or hands to the full path."""
+
+    async def parts() -> Any:
+        yield b"abc"
+        yield b"de"
+
+    async with client(app) as http:
+        await http.get("/hello/ada")
+        await http.get("/hello/bob")
+        await http.get("/hello/eve", headers={"content-length": "0"})  # a GET: not measured
+        await http.head("/hello/ada")
+        await http.options("/hello/ada")
+        await http.post("/echo", content=b"x" * 150)
+        await http.post("/echo", content=parts())  # chunked: counted as read
+        await http.put("/echo", content=b"y" * 10)  # 405
+        await http.request("DELETE", "/hello/ada", content=b"z" * 5)  # 405, a body measured
+        await http.request("BREW", "/hello/ada")  # an unknown method: _OTHER
+        await http.get("/static/b1/files/f9")
+        await http.get("/static/b1/nothing")
+        await http.get("/wp-login.php")
+        await http.get("/metricsx")  # starts like /metrics, still recorded
+        await http.get("/health/deep")  # under the excluded /health*
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="https://test"
+    ) as https:
+        await https.get("/hello/tls")
+    with pytest.raises(ValueError):
+        async with client(app) as http:
+            await http.get("/fail")
+
+
+def _http_samples(registry: CollectorRegistry) -> dict[tuple[str, tuple[Any, ...]], float]:
+    """Every HTTP sample but measured durations and creation times (which differ between runs)."""
+    found = {}
+    for family in registry.collect():
+        for sample in family.samples:
+            timed = sample.name.startswith("http_server_request_duration_seconds") and not (
+                sample.name.endswith("_count") or sample.labels.get("le") == "+Inf"
+            )
+            created = sample.name.endswith("_created")
+            if sample.name.startswith("http_server_") and not timed and not created:
+                found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
+
+
+async def test_common_and_full_paths_record_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The inline common path and the full path give every request the same series and values.
+
+    ``exemplars=True`` sends every request through the full path (and adds no exemplar here:
+    no span is active), so the two registries must agree sample for sample.
+    """
+    full_calls = 0
+    full_call = VigieMiddleware._call_in_full
+
+    async def counting(self: VigieMiddleware, scope: Any, receive: Any, send: Any) -> None:
+        nonlocal full_calls
+        full_calls += 1
+        await full_call(self, scope, receive, send)
+
+    monkeypatch.setattr(VigieMiddleware, "_call_in_full", counting)
+    common, full = CollectorRegistry(), CollectorRegistry()
+    await _workload(vigie.instrument_asgi(starlette_app(), registry=common))
+    # Left to the full path: the chunked POST, BREW, /health/deep and /metricsx (prefix match).
+    assert full_calls == 4
+    full_calls = 0
+    await _workload(vigie.instrument_asgi(starlette_app(), registry=full, exemplars=True))
+    assert full_calls == 17  # every request
+    samples = _http_samples(common)
+    assert samples == _http_samples(full)
+    assert count(common, "/hello/{name}", 200) == 3
+    assert count(common, "/hello/{name}", 200, "_OTHER") is None  # BREW: 405 from Starlette
+    body = "http_server_request_body_size_bytes"
+    assert common.get_sample_value(f"{body}_count", labels("/hello/{name}", 200)) == 0
+    assert common.get_sample_value(f"{body}_sum", labels("/echo", 200, "POST")) == 155
+    assert common.get_sample_value(f"{body}_count", labels("/hello/{name}", 405, "DELETE")) == 1
+    assert count(common, "", 404) == 3  # /static/b1/nothing, /wp-login.php, /metricsx
+    https = {**labels("/hello/{name}", 200), "url_scheme": "https"}
+    assert common.get_sample_value("http_server_requests_total", https) == 1
+    assert count(common, "/fail", 500) == 1
+
+
+async def test_routes_added_after_the_first_request_get_their_templates(
+    registry: CollectorRegistry,
+) -> None:
+    """A route added later is recorded under its template, and earlier routes keep theirs."""
+    app = starlette_app()
+    middleware = vigie.instrument_asgi(app, registry=registry)
+    async with client(middleware) as http:
+        await http.get("/hello/ada")
+        app.router.routes.append(Route("/late/{name}", hello))
+        assert (await http.get("/late/x")).status_code == 200
+        await http.get("/hello/bob")
+    assert count(registry, "/late/{name}", 200) == 1
+    assert count(registry, "/hello/{name}", 200) == 2
 
 
 async def test_exemplar_attached_to_the_duration(

@@ -138,6 +138,16 @@ def test_flask_templates_sizes_and_request_id(registry: CollectorRegistry) -> No
     )
 
 
+def test_get_bodies_are_not_measured_as_in_asgi(registry: CollectorRegistry) -> None:
+    """A GET's Content-Length is not read (RFC 9110 gives it no meaning), as the ASGI path does."""
+    app = vigie.instrument_wsgi(flask_app(), registry=registry)
+    with serving(app) as http:
+        http.request("GET", "/items/1", content=b"ignored")
+    size = "http_server_request_body_size_bytes_count"
+    assert registry.get_sample_value(size, labels("/items/<int:item_id>", 200)) == 0
+    assert count(registry, "/items/<int:item_id>", 200) == 1
+
+
 def test_concurrent_requests_on_a_threaded_server_are_all_counted(
     registry: CollectorRegistry,
 ) -> None:

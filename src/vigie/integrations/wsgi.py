@@ -34,7 +34,12 @@ from vigie.integrations.asgi import HEALTH_PATHS, MiddlewareConfig
 from vigie.sdk.exposition import render_metrics
 from vigie.sdk.failsafe import log_internal_error
 from vigie.sdk.health import default_health
-from vigie.sdk.http_metrics import KNOWN_METHODS, OTHER, HttpServerMetrics
+from vigie.sdk.http_metrics import (
+    KNOWN_METHODS,
+    OTHER,
+    UNMEASURED_BODY_METHODS,
+    HttpServerMetrics,
+)
 from vigie.sdk.request_context import (
     accept_request_id,
     bind_request_id,
@@ -179,7 +184,7 @@ class _Request:
         method = environ.get("REQUEST_METHOD", "GET")
         self._method = method if method in KNOWN_METHODS else OTHER
         self._scheme = environ.get("wsgi.url_scheme", "http")
-        length = environ.get("CONTENT_LENGTH", "")
+        length = "" if method in UNMEASURED_BODY_METHODS else environ.get("CONTENT_LENGTH", "")
         self._request_size = int(length) if length and length.isdigit() else -1
         self._status = 0
         self._response_size = 0

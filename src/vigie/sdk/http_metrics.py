@@ -58,6 +58,7 @@ __all__ = [
     "KNOWN_METHODS",
     "OTHER",
     "SIZE_BUCKETS",
+    "UNMEASURED_BODY_METHODS",
     "HttpServerMetrics",
     "normalize_method",
 ]
@@ -78,6 +79,10 @@ OTHER = "_OTHER"
 KNOWN_METHODS: frozenset[str] = frozenset(
     {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "QUERY", "TRACE"}
 )
+#: Methods whose request content HTTP gives no meaning (RFC 9110 §9.3.1, §9.3.2): the middlewares
+#: do not read their ``Content-Length``, so the request-size histogram never counts them, and a
+#: GET costs the same whatever the number of headers.
+UNMEASURED_BODY_METHODS: frozenset[str] = frozenset({"GET", "HEAD"})
 _SCHEMES = frozenset({"http", "https"})
 
 _LABELS = ("http_request_method", "url_scheme", "http_route", "http_response_status_code")
@@ -198,6 +203,10 @@ class HttpServerMetrics:
     mode). It is decided by the first instance on a registry; all instances there share it.
     """
 
+    #: Numbers in a label set's buffer at which the request path folds it (``batch_size`` times
+    #: three): a plain attribute, as the ASGI middleware reads it on every request.
+    buffer_limit: int
+
     def __init__(
         self,
         registry: CollectorRegistry | None = None,
@@ -241,11 +250,29 @@ class HttpServerMetrics:
     @property
     def batch_size(self) -> int:
         """Requests of one label set buffered before the request path folds them."""
-        return self._limit // FIELDS
+        return self.buffer_limit // FIELDS
 
     @batch_size.setter
     def batch_size(self, requests: int) -> None:
-        self._limit = requests * FIELDS
+        self.buffer_limit = requests * FIELDS
+
+    def series(self, method: str, scheme: str, route: str, status: int) -> Series:
+        """The label set of a request (``method`` already normalised), created on first use.
+
+        With deferred recording a caller may append :data:`~vigie.sdk.http_folding.FIELDS`
+        numbers per request to its ``buffer`` itself (as :meth:`record` does), then call
+        :meth:`fold_series` once the buffer holds :attr:`buffer_limit` numbers.
+        """
+        key = (method, scheme, route, status)
+        found = self._series.get(key)
+        if found is None:
+            found = self._recorder.new_series(key)
+        return found
+
+    def fold_series(self, series: Series) -> None:
+        """Fold one label set's full buffer (the request that filled it calls this)."""
+        if self._folder is not None:
+            self._folder.fold(wait=False, only=series)
 
     def active_child(self, method: str, scheme: str) -> Any:
         """The in-flight counter (``inc()`` / ``dec()``) of a normalised ``method`` and a scheme."""
@@ -271,10 +298,9 @@ class HttpServerMetrics:
         records nothing, so its count is the number of requests that carried a body. A request
         with an ``exemplar`` is recorded at once (the exemplar keeps its own timestamp).
         """
-        key = (method, scheme, route, status)
-        series = self._series.get(key)
+        series = self._series.get((method, scheme, route, status))
         if series is None:
-            series = self._recorder.new_series(key)
+            series = self._recorder.new_series((method, scheme, route, status))
         folder = self._folder
         if folder is None or exemplar is not None:
             series.observe(duration, request_size, response_size, exemplar)
@@ -282,7 +308,7 @@ class HttpServerMetrics:
         # array.extend is one C call: atomic, so threads need no lock.
         buffer = series.buffer
         buffer.extend((duration, request_size, response_size))
-        if len(buffer) >= self._limit:
+        if len(buffer) >= self.buffer_limit:
             folder.fold(wait=False, only=series)
 
     def fold(self) -> None:

@@ -47,6 +47,7 @@ __all__ = [
     "RetrievalCall",
     "ServerSpan",
     "SpanHandle",
+    "TracingSwitch",
     "capture_content_enabled",
     "current_exemplar",
     "current_trace_ids",
@@ -59,6 +60,7 @@ __all__ = [
     "retrieval_span",
     "span",
     "start_server_span",
+    "switch",
     "uninstall",
 ]
 
@@ -77,6 +79,23 @@ class _Tracing:
 
 
 _active: _Tracing | None = None
+
+
+class TracingSwitch:
+    """Whether tracing is installed, as one attribute the HTTP middlewares read per request.
+
+    >>> TracingSwitch().enabled
+    False
+    """
+
+    __slots__ = ("enabled",)
+
+    def __init__(self) -> None:
+        self.enabled = False
+
+
+#: Mirrors :func:`is_enabled`: an attribute read is cheaper than a call on the request path.
+switch = TracingSwitch()
 
 
 def is_enabled() -> bool:
@@ -143,6 +162,7 @@ def install(
         state.undo.extend(_patch_outgoing_clients())
     state.undo.append(_hook_llm_calls())
     _active = state
+    switch.enabled = True
 
 
 def flush(timeout: float = 10.0) -> bool:
@@ -160,6 +180,7 @@ def uninstall() -> None:
     """Flush and shut the tracer provider down and remove the outgoing-call hooks."""
     global _active
     state, _active = _active, None
+    switch.enabled = False
     if state is None:
         return
     for undo in reversed(state.undo):
