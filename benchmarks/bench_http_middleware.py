@@ -14,11 +14,11 @@ ratio of vigie's overhead to the lightest peer's (goal: at most 0.4).
 Part 2 serves the bare app with real uvicorn on loopback, bare, with vigie as installed by
 default (the five metrics and ``/metrics``; request ids follow vigie's logging, off here) and with
 request ids on as well (``request_id=True``: what an app that called ``vigie.configure()`` for
-logs runs). The three servers run side by side, pinned to one shared CPU, and in each round all
-three are saturated at the same time, each by its own load generator (``wrk`` when installed,
-else this script's asyncio clients) pinned to the other CPUs. The scheduler shares the CPU
-evenly, so a server's requests per second is its capacity on its share, and whatever disturbs
-the machine during a round (a neighbour, a frequency change) disturbs the three alike: the
+logs runs). Each instrumented server runs beside a bare one, both pinned to one shared CPU, and
+in each round both are saturated at the same time, each by its own load generator (``wrk`` when
+installed, else this script's asyncio clients) pinned to the other CPUs. The scheduler shares
+the CPU evenly, so a server's requests per second is its capacity on its share, and whatever
+disturbs the machine during a round (a neighbour, a frequency change) disturbs both alike: the
 per-round ratio to the bare server is the throughput ratio, and the script prints the median
 drop over the rounds (goal: under 5%), the middle half of the rounds, and the same drop computed
 from each server's CPU time per request (``/proc/<pid>/task/*/schedstat``, nanoseconds).
@@ -315,16 +315,17 @@ def _cpu_split() -> tuple[set[int], set[int]]:
     return servers, set(cpus[:-1]) or servers
 
 
-def under_uvicorn(rounds: int, seconds: float, clients: int) -> dict[str, dict[str, list[float]]]:
-    """Per round and variant: server CPU µs per request and requests per second, side by side.
+def _side_by_side(
+    names: list[str], rounds: int, seconds: float, clients: int
+) -> dict[str, dict[str, list[float]]]:
+    """Per round and server: CPU µs per request and requests per second, all run at once.
 
-    The servers run at the same time on one shared CPU, each saturated by its own load generator
-    on the other CPUs, so every round measures them all under the same conditions: a neighbour's
-    burst or a frequency change hits the bare app and the instrumented ones alike, within the
-    same seconds. The scheduler shares the CPU evenly, so each server's requests per second is
-    its capacity on that share, and the ratio to the bare server's is the throughput ratio.
+    The servers share one CPU, each saturated by its own load generator on the other CPUs, so a
+    neighbour's burst or a frequency change hits them alike, within the same seconds. The
+    scheduler shares the CPU evenly, so a server's requests per second is its capacity on that
+    share, and the ratio of two servers' is their throughput ratio.
     """
-    servers = {name: _Server(name) for name in SERVED}
+    servers = {name: _Server(name) for name in names}
     server_cpus, client_cpus = _cpu_split()
     try:
         for server in servers.values():
@@ -354,6 +355,21 @@ def under_uvicorn(rounds: int, seconds: float, clients: int) -> dict[str, dict[s
     finally:
         for server in servers.values():
             server.close()
+
+
+def under_uvicorn(
+    rounds: int, seconds: float, clients: int
+) -> dict[str, dict[str, dict[str, list[float]]]]:
+    """For each instrumented variant, its rounds against a bare server run beside it.
+
+    One pair at a time: two servers sharing a CPU switch between each other less than three
+    would, and each pair is a direct comparison.
+    """
+    return {
+        name: _side_by_side(["bare", name], rounds, seconds, clients)
+        for name in SERVED
+        if name != "bare"
+    }
 
 
 _COUNTED_SERVER = """
@@ -476,30 +492,25 @@ def main(argv: list[str] | None = None) -> int:
     ratio = overheads["vigie"] / overheads[lightest]
     print(f"  vigie / lightest peer ({lightest}): {ratio:.2f} (goal <= 0.40)")
 
-    figures = under_uvicorn(args.throughput_rounds, args.seconds, args.clients)
+    pairs = under_uvicorn(args.throughput_rounds, args.seconds, args.clients)
     server_cpus, client_cpus = _cpu_split()
     generator = "wrk" if shutil.which("wrk") else "Python asyncio clients"
     print(
-        f"uvicorn ({_uvicorn_flavour()}) on loopback, the {len(SERVED)} servers side by side on "
-        f"CPU {min(server_cpus)}, each driven by {generator} ({args.clients} keep-alive "
+        f"uvicorn ({_uvicorn_flavour()}) on loopback: each instrumented server beside a bare one, "
+        f"both on CPU {min(server_cpus)}, each driven by {generator} ({args.clients} keep-alive "
         f"connections) on CPU {','.join(map(str, sorted(client_cpus)))}; "
         f"{args.throughput_rounds} rounds of {args.seconds:g} s, medians of per-round ratios"
     )
-    bare_cpu, bare_rps = figures["bare"]["cpu_us"], figures["bare"]["rps"]
-    print(
-        f"  {'bare FastAPI':24s} CPU {statistics.median(bare_cpu):7.1f} µs/request, "
-        f"{statistics.median(bare_rps):7.0f} req/s on its share of the CPU"
-    )
-    for name in SERVED:
-        if name == "bare":
-            continue
+    for name, figures in pairs.items():
+        bare_cpu, bare_rps = figures["bare"]["cpu_us"], figures["bare"]["rps"]
         cpu, rps = figures[name]["cpu_us"], figures[name]["rps"]
         rps_ratios = sorted(v / b for b, v in zip(bare_rps, rps, strict=True))
         cpu_ratio = statistics.median(b / v for b, v in zip(bare_cpu, cpu, strict=True))
         low, high = _quartiles(rps_ratios)
         print(
-            f"  {name:24s} CPU {statistics.median(cpu):7.1f} µs/request, "
-            f"{statistics.median(rps):7.0f} req/s; throughput drop "
+            f"  {name:22s} {statistics.median(rps):6.0f} req/s beside bare's "
+            f"{statistics.median(bare_rps):6.0f} (CPU {statistics.median(cpu):6.1f} µs/request "
+            f"beside {statistics.median(bare_cpu):6.1f}): throughput drop "
             f"{(1 - statistics.median(rps_ratios)) * 100:4.1f}% (middle half of the rounds "
             f"{(1 - high) * 100:.1f} to {(1 - low) * 100:.1f}%; from CPU/request "
             f"{(1 - cpu_ratio) * 100:.1f}%) (goal < 5%)"

@@ -53,6 +53,19 @@ def test_off_until_installed() -> None:
     assert tracing.inject_headers({}) == {}
 
 
+def test_switch_follows_install_and_uninstall() -> None:
+    """The middlewares' per-request switch mirrors is_enabled() through install and uninstall."""
+    assert not tracing.switch.enabled
+    with OtlpReceiver() as endpoint:
+        tracing.install(service_name="test-svc", endpoint=endpoint.endpoint)
+        try:
+            assert tracing.switch.enabled and tracing.is_enabled()
+        finally:
+            tracing.uninstall()
+            reset_opentelemetry()
+    assert not tracing.switch.enabled and not tracing.is_enabled()
+
+
 def test_user_spans_nest_and_export(receiver: OtlpReceiver) -> None:
     """vigie.span blocks nest; attributes, resource and error status reach the endpoint."""
     with vigie.span("pipeline", items=3) as outer:
