@@ -216,6 +216,44 @@ class _CountingReceive:
         return message
 
 
+class _ResponseWatch:
+    """The full path's ``send``: notes the status, the bytes sent and when the last one left.
+
+    Not a coroutine: it returns the server's own awaitable. With ``id_header`` it adds
+    ``X-Request-ID`` to the response unless the app set one. (The common path of
+    :meth:`VigieMiddleware.__call__` does the same with a closure, cheaper per request.)
+    """
+
+    __slots__ = ("end", "id_header", "send", "size", "status")
+
+    def __init__(self, send: Send, id_header: tuple[bytes, bytes] | None) -> None:
+        self.send = send
+        self.id_header = id_header
+        self.status = 0
+        self.size = 0
+        self.end = 0.0
+
+    def __call__(self, message: Message) -> Awaitable[None]:
+        kind = message["type"]
+        if kind == "http.response.start":
+            self.status = message["status"]
+            if self.id_header is not None:
+                headers = message.get("headers") or ()
+                if all(name != HEADER for name, _ in headers):  # else the app set its own
+                    message["headers"] = [*headers, self.id_header]
+        elif kind == "http.response.body":
+            self.size += len(message.get("body") or b"")
+            if not message.get("more_body"):
+                self.end = perf_counter()  # the last byte is handed to the server
+        return self.send(message)
+
+    def final_status(self, error: BaseException | None) -> int:
+        """The status the client gets: 500 when the app raised or sent no response."""
+        if not self.status or isinstance(error, Exception):
+            return 500
+        return self.status
+
+
 class VigieMiddleware:
     """Pure ASGI middleware recording the HTTP server metrics of every request.
 
@@ -418,46 +456,21 @@ class VigieMiddleware:
             except Exception:
                 log_internal_error("asgi.start_server_span")
 
-        status = 0
-        response_size = 0
-        end = 0.0
-
-        def timing_send(message: Message) -> Awaitable[None]:
-            nonlocal status, response_size, end
-            kind = message["type"]
-            if kind == "http.response.body":
-                body = message.get("body")
-                if body:
-                    response_size += len(body)
-                if not message.get("more_body"):
-                    end = perf_counter()  # the last byte is handed to the server
-            elif kind == "http.response.start":
-                status = message["status"]
-                if id_header is not None:
-                    headers = message.get("headers") or ()
-                    for name, _ in headers:
-                        if name == HEADER:
-                            break  # the app set its own; keep it
-                    else:
-                        message["headers"] = [*headers, id_header]
-            return send(message)
-
+        response = _ResponseWatch(send, id_header)
         # Bodies without Content-Length (chunked uploads) are counted as the app reads them.
         counting = None
         if request_size < 0 and method in _BODY_METHODS:
             counting = receive = _CountingReceive(receive)
         error: BaseException | None = None
         try:
-            await self.app(scope, receive, timing_send)
+            await self.app(scope, receive, response)
         except BaseException as raised:
             error = raised
             raise
         finally:
             try:
-                if not end:
-                    end = perf_counter()
-                if not status or (error is not None and isinstance(error, Exception)):
-                    status = 500  # the app raised, or sent no response: the server answers 500
+                end = response.end or perf_counter()
+                status = response.final_status(error)
                 route = self._routes.templates.get(id(scope.get("route")))
                 if route is None:
                     route = self._routes.template(scope, root_path or "")
@@ -468,7 +481,7 @@ class VigieMiddleware:
                     status,
                     end - start,
                     request_size if counting is None else counting.size,
-                    response_size,
+                    response.size,
                     current_exemplar() if span is not None or self._exemplars else None,
                 )
                 active.dec()
