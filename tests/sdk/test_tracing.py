@@ -59,11 +59,13 @@ def test_switch_follows_install_and_uninstall() -> None:
     with OtlpReceiver() as endpoint:
         tracing.install(service_name="test-svc", endpoint=endpoint.endpoint)
         try:
-            assert tracing.switch.enabled and tracing.is_enabled()
+            assert tracing.switch.enabled
+            assert tracing.is_enabled()
         finally:
             tracing.uninstall()
             reset_opentelemetry()
-    assert not tracing.switch.enabled and not tracing.is_enabled()
+    assert not tracing.switch.enabled
+    assert not tracing.is_enabled()
 
 
 def test_user_spans_nest_and_export(receiver: OtlpReceiver) -> None:
