@@ -298,14 +298,15 @@ class HttpServerMetrics:
         records nothing, so its count is the number of requests that carried a body. A request
         with an ``exemplar`` is recorded at once (the exemplar keeps its own timestamp).
         """
-        series = self._series.get((method, scheme, route, status))
+        key = (method, scheme, route, status)
+        series = self._series.get(key)
         if series is None:
-            series = self._recorder.new_series((method, scheme, route, status))
+            series = self._recorder.new_series(key)
         folder = self._folder
         if folder is None or exemplar is not None:
             series.observe(duration, request_size, response_size, exemplar)
             return
-        # array.extend is one C call: atomic, so threads need no lock.
+        # list.extend is one C call: atomic, so threads need no lock.
         buffer = series.buffer
         buffer.extend((duration, request_size, response_size))
         if len(buffer) >= self.buffer_limit:
