@@ -16,10 +16,11 @@ from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
-from starlette.routing import Mount, Route
+from starlette.routing import Route
 
 import vigie
 from support.http_series import count, labels
+from support.http_workload import hello, http_samples, starlette_app, workload
 from vigie.exceptions import InstrumentationError
 from vigie.integrations import asgi
 from vigie.integrations.asgi import VigieMiddleware
@@ -53,34 +54,6 @@ async def no_body() -> dict[str, Any]:
 
 def client(app: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
-
-
-async def hello(request: Request) -> Response:
-    return PlainTextResponse(f"hello {request.path_params['name']}")
-
-
-async def file(request: Request) -> Response:
-    return PlainTextResponse(f"file {request.path_params['file_id']}")
-
-
-async def echo(request: Request) -> Response:
-    return PlainTextResponse(await request.body())
-
-
-async def fail(request: Request) -> Response:
-    raise ValueError("broken handler")
-
-
-def starlette_app() -> Starlette:
-    inner = [Route("/files/{file_id}", file)]
-    return Starlette(
-        routes=[
-            Route("/hello/{name}", hello),
-            Route("/echo", echo, methods=["POST"]),
-            Route("/fail", fail),
-            Mount("/static/{bucket}", routes=inner),
-        ]
-    )
 
 
 async def test_starlette_templates_and_unmatched(registry: CollectorRegistry) -> None:
@@ -308,52 +281,6 @@ async def test_internal_error_lets_the_request_proceed(
     assert errors == ["asgi.record"]
 
 
-async def _workload(app: Any) -> None:
-    """Requests of every kind the common path takes or hands to the full path."""
-
-    async def parts() -> Any:
-        yield b"abc"
-        yield b"de"
-
-    async with client(app) as http:
-        await http.get("/hello/ada")
-        await http.get("/hello/bob")
-        await http.get("/hello/eve", headers={"content-length": "0"})  # a GET: not measured
-        await http.head("/hello/ada")
-        await http.options("/hello/ada")
-        await http.post("/echo", content=b"x" * 150)
-        await http.post("/echo", content=parts())  # chunked: counted as read
-        await http.put("/echo", content=b"y" * 10)  # 405
-        await http.request("DELETE", "/hello/ada", content=b"z" * 5)  # 405, a body measured
-        await http.request("BREW", "/hello/ada")  # an unknown method: _OTHER
-        await http.get("/static/b1/files/f9")
-        await http.get("/static/b1/nothing")
-        await http.get("/wp-login.php")
-        await http.get("/metricsx")  # starts like /metrics, still recorded
-        await http.get("/health/deep")  # under the excluded /health*
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="https://test"
-    ) as https:
-        await https.get("/hello/tls")
-    with pytest.raises(ValueError):
-        async with client(app) as http:
-            await http.get("/fail")
-
-
-def _http_samples(registry: CollectorRegistry) -> dict[tuple[str, tuple[Any, ...]], float]:
-    """Every HTTP sample but measured durations and creation times (which differ between runs)."""
-    found = {}
-    for family in registry.collect():
-        for sample in family.samples:
-            timed = sample.name.startswith("http_server_request_duration_seconds") and not (
-                sample.name.endswith("_count") or sample.labels.get("le") == "+Inf"
-            )
-            created = sample.name.endswith("_created")
-            if sample.name.startswith("http_server_") and not timed and not created:
-                found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return found
-
-
 async def test_common_and_full_paths_record_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
     """The inline common path and the full path give every request the same series and values.
 
@@ -370,14 +297,14 @@ async def test_common_and_full_paths_record_the_same(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(VigieMiddleware, "_call_in_full", counting)
     common, full = CollectorRegistry(), CollectorRegistry()
-    await _workload(vigie.instrument_asgi(starlette_app(), registry=common))
+    await workload(vigie.instrument_asgi(starlette_app(), registry=common))
     # Left to the full path: the chunked POST, BREW, /health/deep and /metricsx (prefix match).
     assert full_calls == 4
     full_calls = 0
-    await _workload(vigie.instrument_asgi(starlette_app(), registry=full, exemplars=True))
+    await workload(vigie.instrument_asgi(starlette_app(), registry=full, exemplars=True))
     assert full_calls == 17  # every request
-    samples = _http_samples(common)
-    assert samples == _http_samples(full)
+    samples = http_samples(common)
+    assert samples == http_samples(full)
     assert count(common, "/hello/{name}", 200) == 3
     assert count(common, "/hello/{name}", 200, "_OTHER") is None  # BREW: 405 from Starlette
     body = "http_server_request_body_size_bytes"

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from hmac import compare_digest
 from ipaddress import ip_address, ip_network
 from time import perf_counter
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry
 
@@ -56,13 +56,31 @@ from vigie.sdk.request_context import (
 from vigie.sdk.tracing import current_exemplar, start_server_span
 from vigie.sdk.tracing import switch as tracing_switch
 
-__all__ = ["HEALTH_PATHS", "MiddlewareConfig", "VigieMiddleware", "instrument_asgi"]
+__all__ = ["HEALTH_PATHS", "ErrorLayer", "MiddlewareConfig", "VigieMiddleware", "instrument_asgi"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class ErrorLayer(Protocol):
+    """A framework's outermost error layer, which the middleware stands in for.
+
+    Starlette's ``ServerErrorMiddleware`` turns an exception into a 500 response and re-raises
+    it. Served through it, every request pays for one more coroutine and one more ``send``
+    wrapper; given its stand-in (see :mod:`vigie.integrations.starlette_errors`), the middleware
+    calls ``inner``, the app below the layer, and on an exception raised before the response
+    started awaits the stand-in to send the error response, as the layer would have.
+    """
+
+    inner: ASGIApp
+
+    def __call__(
+        self, scope: Scope, receive: Receive, send: Send, error: Exception
+    ) -> Awaitable[None]: ...
+
 
 #: Paths answered by the health registry.
 HEALTH_PATHS = frozenset({"/health", "/health/live", "/health/ready"})
@@ -259,7 +277,8 @@ class VigieMiddleware:
 
     Options are those of :class:`MiddlewareConfig`, given one by one or as ``config=``;
     ``routes_from`` is the Starlette/FastAPI app whose routes give the templates (default:
-    ``app`` itself).
+    ``app`` itself); ``error_layer``, when ``app`` is a framework's error layer, lets the
+    middleware call past it (see :class:`ErrorLayer` and :meth:`attach`).
     """
 
     def __init__(
@@ -268,13 +287,12 @@ class VigieMiddleware:
         *,
         config: MiddlewareConfig | None = None,
         routes_from: Any = None,
+        error_layer: ErrorLayer | None = None,
         **options: Any,
     ) -> None:
-        if not callable(app):
-            raise InstrumentationError(f"app must be an ASGI callable, got {type(app).__name__}")
         if config is not None and options:
             raise InstrumentationError("give either config= or options, not both")
-        self.app = app
+        self.attach(app, error_layer)
         self.config = config if config is not None else MiddlewareConfig(**options)
         self.metrics = HttpServerMetrics(
             self.config.registry, unmatched_route=self.config.unmatched_route
@@ -315,6 +333,22 @@ class VigieMiddleware:
             and "" not in self._prefix_excluded
             and "/" not in self._prefix_excluded
         )
+
+    def attach(self, app: ASGIApp, error_layer: ErrorLayer | None = None) -> None:
+        """Serve ``app`` from now on (``error_layer``: the stand-in for ``app``, see ErrorLayer).
+
+        :func:`vigie.integrations.fastapi.instrument_fastapi` creates the middleware when it is
+        called, so the metric families exist at once, and attaches it to the app's middleware
+        stack when Starlette builds that stack, at the first request.
+        """
+        if not callable(app):
+            raise InstrumentationError(f"app must be an ASGI callable, got {type(app).__name__}")
+        if error_layer is not None and not callable(getattr(error_layer, "inner", None)):
+            raise InstrumentationError("error_layer must have the ASGI app below it as .inner")
+        self.app = app
+        #: What the common path calls: the app, or the app below the error layer it stands in for.
+        self._direct: ASGIApp = app if error_layer is None else error_layer.inner
+        self._error_layer = error_layer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The common request (HTTP, no request id, no span, a path the app answers and vigie
@@ -368,9 +402,13 @@ class VigieMiddleware:
 
         error: BaseException | None = None
         try:
-            await self.app(scope, receive, timing_send)
+            await self._direct(scope, receive, timing_send)
         except BaseException as raised:
             error = raised
+            if not status and self._error_layer is not None and isinstance(raised, Exception):
+                # What the error layer called past would do: answer, through timing_send so
+                # the response is measured, then let the exception go on.
+                await self._error_layer(scope, receive, timing_send, raised)
             raise
         finally:
             try:
@@ -463,9 +501,15 @@ class VigieMiddleware:
             counting = receive = _CountingReceive(receive)
         error: BaseException | None = None
         try:
-            await self.app(scope, receive, response)
+            await self._direct(scope, receive, response)
         except BaseException as raised:
             error = raised
+            if (
+                not response.status
+                and self._error_layer is not None
+                and isinstance(raised, Exception)
+            ):
+                await self._error_layer(scope, receive, response, raised)  # as on the common path
             raise
         finally:
             try:
