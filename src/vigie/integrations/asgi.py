@@ -346,7 +346,7 @@ class VigieMiddleware:
         if error_layer is not None and not callable(getattr(error_layer, "inner", None)):
             raise InstrumentationError("error_layer must have the ASGI app below it as .inner")
         self.app = app
-        #: What the common path calls: the app, or the app below the error layer it stands in for.
+        #: What a recorded request is sent to: the app, or the app below the layer stood in for.
         self._direct: ASGIApp = app if error_layer is None else error_layer.inner
         self._error_layer = error_layer
 

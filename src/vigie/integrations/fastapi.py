@@ -4,9 +4,9 @@ Glue only: the work is done by :class:`vigie.integrations.asgi.VigieMiddleware`,
 itself as the source of route templates. The middleware is created at once (the metric families
 exist from the call on) and becomes the outermost layer of the app's middleware stack when
 Starlette builds it, at the first request: outside every middleware of the app, so the duration
-covers them all, and in place of Starlette's ``ServerErrorMiddleware``, which its common path
-stands in for (:mod:`vigie.integrations.starlette_errors`): an error response is the app's, as
-without vigie, and is measured.
+covers them all, and in place of Starlette's ``ServerErrorMiddleware``, which it stands in for
+on the requests it records (:mod:`vigie.integrations.starlette_errors`): an error response is
+the app's, as without vigie, and is measured.
 
 Example::
 
