@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 import vigie
 from support.http_series import count, labels
-from support.http_workload import hello, http_samples, starlette_app, workload
+from support.http_workload import counting_calls, hello, http_samples, starlette_app, workload
 from vigie.exceptions import InstrumentationError
 from vigie.integrations import asgi
 from vigie.integrations.asgi import VigieMiddleware
@@ -287,22 +287,14 @@ async def test_common_and_full_paths_record_the_same(monkeypatch: pytest.MonkeyP
     ``exemplars=True`` sends every request through the full path (and adds no exemplar here:
     no span is active), so the two registries must agree sample for sample.
     """
-    full_calls = 0
-    full_call = VigieMiddleware._call_in_full
-
-    async def counting(self: VigieMiddleware, scope: Any, receive: Any, send: Any) -> None:
-        nonlocal full_calls
-        full_calls += 1
-        await full_call(self, scope, receive, send)
-
-    monkeypatch.setattr(VigieMiddleware, "_call_in_full", counting)
+    full_calls = counting_calls(monkeypatch, VigieMiddleware, "_call_in_full")
     common, full = CollectorRegistry(), CollectorRegistry()
     await workload(vigie.instrument_asgi(starlette_app(), registry=common))
     # Left to the full path: the chunked POST, BREW, /health/deep and /metricsx (prefix match).
-    assert full_calls == 4
-    full_calls = 0
+    assert full_calls == [4]
+    full_calls[0] = 0
     await workload(vigie.instrument_asgi(starlette_app(), registry=full, exemplars=True))
-    assert full_calls == 17  # every request
+    assert full_calls == [17]  # every request
     samples = http_samples(common)
     assert samples == http_samples(full)
     assert count(common, "/hello/{name}", 200) == 3

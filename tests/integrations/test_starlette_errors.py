@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 import vigie
 from support.http_series import count, labels
-from support.http_workload import http_samples, starlette_app, workload
+from support.http_workload import counting_calls, http_samples, starlette_app, workload
 from vigie.integrations.asgi import VigieMiddleware
 from vigie.integrations.starlette_errors import ServerErrors
 
@@ -27,19 +27,6 @@ RESPONSE_SIZE = "http_server_response_body_size_bytes"
 def client(app: Any, *, raise_errors: bool = True) -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_errors)
     return httpx.AsyncClient(transport=transport, base_url="http://test")
-
-
-def counting_calls(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> list[int]:
-    """Count the calls of an async method (one list element, incremented)."""
-    calls = [0]
-    original = getattr(owner, name)
-
-    async def counted(self: Any, *args: Any) -> None:
-        calls[0] += 1
-        await original(self, *args)
-
-    monkeypatch.setattr(owner, name, counted)
-    return calls
 
 
 async def test_every_request_is_recorded_as_by_the_outer_asgi_middleware(

@@ -89,3 +89,16 @@ def http_samples(registry: CollectorRegistry) -> dict[tuple[str, tuple[Any, ...]
             if sample.name.startswith("http_server_") and not timed and not created:
                 found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
     return found
+
+
+def counting_calls(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> list[int]:
+    """Count the calls of an async method of ``owner`` (one list element, incremented)."""
+    calls = [0]
+    original = getattr(owner, name)
+
+    async def counted(self: Any, *args: Any) -> None:
+        calls[0] += 1
+        await original(self, *args)
+
+    monkeypatch.setattr(owner, name, counted)
+    return calls
