@@ -1,4 +1,4 @@
-"""Stand in for Starlette's ``ServerErrorMiddleware`` on the middleware's common path.
+"""Stand in for Starlette's ``ServerErrorMiddleware`` on the requests the middleware records.
 
 Every Starlette and FastAPI app is served through ``ServerErrorMiddleware``, the outermost layer
 of its middleware stack: it wraps ``send`` in a coroutine that notes whether the response
@@ -41,7 +41,7 @@ class ServerErrors:
 
     def __init__(self, layer: Any) -> None:
         self.layer = layer
-        #: The app below the layer, which the common path calls.
+        #: The app below the layer, which the middleware sends recorded requests to.
         self.inner: ASGIApp = layer.app
 
     @classmethod
